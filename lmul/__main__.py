@@ -1,0 +1,5 @@
+import sys
+
+from lmul.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Amaranth 0.5 designs (installed as ``lmul.rtl``)."""

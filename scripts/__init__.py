@@ -1,0 +1,1 @@
+"""Synthesis and report scripts (installed as ``lmul.scripts``)."""

@@ -1,0 +1,144 @@
+"""Golden model of the L-Mul processing element (twin of ``rtl/lmul_pe.py``).
+
+This is the project's L-Mul specification; ``docs/lmul-spec.md`` explains it in prose.
+
+Operands ``x``, ``y`` in one format with ``m`` mantissa bits, ``m >= 1``. Let ``F = E << m | M``
+(the exponent+mantissa field as an unsigned integer) and ``l(m) = m (m <= 3), 3 (m = 4),
+4 (m > 4)``. The adder computes::
+
+    S = F_x + F_y + C,    C = 2**(m - l(m)) - bias * 2**m           (one integer addition)
+
+and ``S`` *is* the result's exponent+mantissa field: a mantissa carry flows into the exponent
+(Mitchell's logarithmic product plus the paper's offset — the "adder reading" of the formula).
+``sign = s_x xor s_y``. Cases the formula leaves open:
+
+* subnormal operands are read as zero (DAZ): the adder cannot normalise them;
+* a zero (or subnormal) operand gives ±0 (FNUZ: +0);
+* underflow ``S < 2**m`` (exponent field <= 0) gives ±0 (FTZ, no subnormal results);
+* overflow ``S > max_finite_field`` follows the format's overflow policy
+  (Inf / NaN / saturate to ±max), exactly as ``fp_multiply``;
+* NaN and Inf operands as ``fp_multiply`` (same NaN rule; Inf × zero-or-subnormal is NaN).
+
+``lmul_product`` gives the same adder result unbounded (no FTZ, no overflow) as an exact
+fixed-point integer at ``2 * quantum_exp`` — the wide product a MAC accumulates.
+``lmul_literal`` evaluates the formula's other reading (value ``1 + x_m + y_m + 2**-l`` kept,
+not carried), as float64, for the numerics comparison only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lmul.formats import FloatFormat, FormatError, apply_overflow_and_sign
+from lmul.sim.fp_multiplier import FixedProducts, fixed_dtype, multiply_specials, operands
+
+__all__ = [
+    "lmul",
+    "lmul_constant",
+    "lmul_l",
+    "lmul_literal",
+    "lmul_product",
+    "lmul_product_bits",
+    "lmul_sum",
+    "lmul_value",
+]
+
+
+def lmul_l(m: int) -> int:
+    """The paper's offset exponent l(m)."""
+    return m if m <= 3 else (3 if m == 4 else 4)
+
+
+def check_lmul_format(fmt: FloatFormat) -> None:
+    if fmt.man_bits < 1:
+        raise FormatError(f"L-Mul needs at least 1 mantissa bit; {fmt.name} has {fmt.man_bits}")
+
+
+def lmul_constant(fmt: FloatFormat) -> int:
+    """``C = 2**(m - l(m)) - bias * 2**m``: the offset and the bias removal, folded together."""
+    check_lmul_format(fmt)
+    m = fmt.man_bits
+    return (1 << (m - lmul_l(m))) - (fmt.bias << m)
+
+
+def lmul_sum(fmt: FloatFormat, bx: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """The adder output ``S = F_x + F_y + C`` (int64, unbounded)."""
+    return (bx & fmt.field_mask) + (by & fmt.field_mask) + lmul_constant(fmt)
+
+
+def _zero_operand(fmt: FloatFormat, bx: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """Zero or subnormal operand (DAZ), specials excluded."""
+    cx, cy = fmt.classify(bx), fmt.classify(by)
+    zx = (cx["zero"] | cx["sub"]) & ~cx["nan"]
+    zy = (cy["zero"] | cy["sub"]) & ~cy["nan"]
+    return zx | zy
+
+
+def lmul(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
+    """L-Mul of two ``fmt`` bit-pattern arrays, result in ``fmt`` (see module docstring)."""
+    check_lmul_format(fmt)
+    bx, by = operands(fmt, x, y)
+    s = lmul_sum(fmt, bx, by)
+    zero = _zero_operand(fmt, bx, by) | (s < (1 << fmt.man_bits))
+    field = np.where(zero, 0, s)
+    sign = (bx ^ by) >> fmt.field_bits & 1
+    out = apply_overflow_and_sign(fmt, field, sign)
+    nan, inf, sbits = multiply_specials(fmt, bx, by)
+    return np.where(nan | inf, sbits, out).astype(fmt.dtype)
+
+
+def lmul_product_bits(fmt: FloatFormat) -> int:
+    """Magnitude bits of the largest unbounded L-Mul product at ``2 * quantum_exp``."""
+    s = int(lmul_sum(fmt, np.array([fmt.max_finite_field]), np.array([fmt.max_finite_field]))[0])
+    m = fmt.man_bits
+    return ((1 << m) + (s & fmt.man_mask)).bit_length() + (s >> m) + fmt.bias + m - 2
+
+
+def lmul_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> FixedProducts:
+    """Unbounded L-Mul products as exact fixed-point integers at ``2 * fmt.quantum_exp``.
+
+    ``value = (2**m + (S mod 2**m)) << ((S >> m) + bias + m - 2)``; the shift is >= m >= 1
+    because DAZ leaves only normal operands (exponent fields >= 1).
+    """
+    check_lmul_format(fmt)
+    bx, by = operands(fmt, x, y)
+    nbits = lmul_product_bits(fmt)
+    dt = fixed_dtype(nbits)
+    m = fmt.man_bits
+    s = lmul_sum(fmt, bx, by)
+    zero = _zero_operand(fmt, bx, by)
+    nan, inf, _ = multiply_specials(fmt, bx, by)
+    dead = zero | nan | inf
+    s = np.where(dead, 2 << m, s)                 # any valid sum; masked below
+    shift = (s >> m) + fmt.bias + m - 2
+    mag = ((1 << m) + (s & fmt.man_mask)).astype(dt) << shift.astype(dt)
+    sign = ((bx ^ by) >> fmt.field_bits & 1).astype(bool)
+    value = np.where(dead, 0, np.where(sign, -mag, mag)).astype(dt)
+    return FixedProducts(value, 2 * fmt.quantum_exp, nan,
+                         np.where(inf, np.where(sign, -1, 1), 0).astype(np.int8), nbits)
+
+
+def lmul_value(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
+    """float64 value of the unbounded L-Mul product (adder reading; no FTZ/overflow)."""
+    p = lmul_product(fmt, x, y)
+    v = np.ldexp(p.value.astype(np.float64), p.lsb_exp)
+    v = np.where(p.inf != 0, p.inf * np.inf, v)
+    return np.where(p.nan, np.nan, v)
+
+
+def lmul_literal(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
+    """float64 value of the literal reading ``(1 + x_m + y_m + 2**-l) * 2**(x_e + y_e)``
+    (no carry into the exponent, no output rounding), same specials/DAZ as ``lmul``."""
+    check_lmul_format(fmt)
+    bx, by = operands(fmt, x, y)
+    m = fmt.man_bits
+    _, ex, mx = fmt.unpack(bx)
+    _, ey, my = fmt.unpack(by)
+    frac = 1.0 + (mx + my) / float(1 << m) + 2.0 ** -lmul_l(m)
+    v = np.ldexp(frac, ex + ey - 2 * fmt.bias)
+    v = np.where(_zero_operand(fmt, bx, by), 0.0, v)
+    sign = ((bx ^ by) >> fmt.field_bits & 1).astype(bool)
+    v = np.where(sign, -v, v)
+    nan, inf, _ = multiply_specials(fmt, bx, by)
+    v = np.where(inf, np.where(sign, -np.inf, np.inf), v)
+    return np.where(nan, np.nan, v)
