@@ -64,7 +64,8 @@ def fp_multiply(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> n
     """Exact product of two ``fmt`` bit-pattern arrays, rounded once (RNE) to ``fmt``."""
     bx, by = operands(fmt, x, y)
     # float64 holds every product exactly: significands <= 24 bits, exponents within +-600.
-    p = decode(fmt, bx) * decode(fmt, by)
+    with np.errstate(invalid="ignore", over="ignore"):
+        p = decode(fmt, bx) * decode(fmt, by)
     sign = (bx ^ by) >> fmt.field_bits & 1
     field = round_fields(fmt, np.where(np.isfinite(p), p, 0.0))
     out = apply_overflow_and_sign(fmt, field, sign)

@@ -61,6 +61,11 @@ def lmul_constant(fmt: FloatFormat) -> int:
     return (1 << (m - lmul_l(m))) - (fmt.bias << m)
 
 
+def daz(fmt: FloatFormat) -> FloatFormat:
+    """``fmt`` with subnormals read as zero: the operand view L-Mul uses for its specials."""
+    return fmt if not fmt.subnormals else fmt.with_(subnormals=False)
+
+
 def lmul_sum(fmt: FloatFormat, bx: np.ndarray, by: np.ndarray) -> np.ndarray:
     """The adder output ``S = F_x + F_y + C`` (int64, unbounded)."""
     return (bx & fmt.field_mask) + (by & fmt.field_mask) + lmul_constant(fmt)
@@ -83,7 +88,7 @@ def lmul(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarr
     field = np.where(zero, 0, s)
     sign = (bx ^ by) >> fmt.field_bits & 1
     out = apply_overflow_and_sign(fmt, field, sign)
-    nan, inf, sbits = multiply_specials(fmt, bx, by)
+    nan, inf, sbits = multiply_specials(daz(fmt), bx, by)
     return np.where(nan | inf, sbits, out).astype(fmt.dtype)
 
 
@@ -107,7 +112,7 @@ def lmul_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> 
     m = fmt.man_bits
     s = lmul_sum(fmt, bx, by)
     zero = _zero_operand(fmt, bx, by)
-    nan, inf, _ = multiply_specials(fmt, bx, by)
+    nan, inf, _ = multiply_specials(daz(fmt), bx, by)
     dead = zero | nan | inf
     s = np.where(dead, 2 << m, s)                 # any valid sum; masked below
     shift = (s >> m) + fmt.bias + m - 2
@@ -139,6 +144,6 @@ def lmul_literal(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> 
     v = np.where(_zero_operand(fmt, bx, by), 0.0, v)
     sign = ((bx ^ by) >> fmt.field_bits & 1).astype(bool)
     v = np.where(sign, -v, v)
-    nan, inf, _ = multiply_specials(fmt, bx, by)
+    nan, inf, _ = multiply_specials(daz(fmt), bx, by)
     v = np.where(inf, np.where(sign, -np.inf, np.inf), v)
     return np.where(nan, np.nan, v)
