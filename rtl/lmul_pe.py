@@ -3,8 +3,8 @@
 Contract (``docs/lmul-spec.md``): ``o = lmul(fmt, a, b)`` bit for bit. The magnitude datapath
 is the single addition ``S = F_a + F_b + C`` with ``C = 2**(m-l(m)) - bias*2**m`` a constant
 operand that synthesis folds into the adder (a weight-stationary array can instead store
-weights pre-biased, ``F_w + C``, making each PE a plain two-operand adder). Around it: sign xor, exponent-field-zero detection (DAZ),
-two comparisons of ``S`` (underflow/overflow) and the NaN/Inf rule.
+weights pre-biased, ``F_w + C``, making each PE a plain two-operand adder). Around it: sign
+xor, exponent-field-zero detection (DAZ), two comparisons of ``S`` (underflow/overflow) and the NaN/Inf rule.
 
 ``latency`` = 0 (combinational), 1 (output register) or 2 (input and output registers).
 """

@@ -24,7 +24,7 @@ from lmul.sim.lmul_pe import lmul
 from lmul.sim.vectors import multiplier_vectors
 
 
-def exact_values(fmt, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
+def exact_values(fmt, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode ExactProductLayout words into (signed fixed-point value, nan, inf)."""
     lay = ExactProductLayout(fmt)
     fields = {}
@@ -40,7 +40,7 @@ def exact_values(fmt, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 @cocotb.test()
-async def multipliers_bit_exact(dut) -> None:  # noqa: ANN001
+async def multipliers_bit_exact(dut) -> None:
     lanes = int(os.environ.get("LMUL_TB_LANES", "64"))
     n_random = int(os.environ.get("LMUL_TB_RANDOM", "100000"))
     seed = int(os.environ.get("LMUL_TB_SEED", "0"))
@@ -58,7 +58,7 @@ async def multipliers_bit_exact(dut) -> None:  # noqa: ANN001
         po = {k: getattr(dut, f"{p}_{k}") for k in ("lmul", "mul", "exact")}
         outs: dict[str, list[int]] = {k: [] for k in po}
         t0 = time.perf_counter()
-        for aw, bw in zip(a_words, b_words):
+        for aw, bw in zip(a_words, b_words, strict=True):
             pa.value = aw
             pb.value = bw
             await Timer(1, "ns")

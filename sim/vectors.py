@@ -6,7 +6,7 @@ import numpy as np
 
 from lmul.formats import FloatFormat
 
-__all__ = ["special_values", "multiplier_vectors", "EXHAUSTIVE_MAX_WIDTH"]
+__all__ = ["EXHAUSTIVE_MAX_WIDTH", "multiplier_vectors", "special_values"]
 
 EXHAUSTIVE_MAX_WIDTH = 8   # formats up to 8 bits: all 2**16 pairs
 
