@@ -47,6 +47,21 @@ def cmd_numerics(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from lmul.designs import DESIGNS, export_design
+    from lmul.formats import get_format
+
+    formats = [get_format(f) for f in (args.format or [n for n in NAMED_FORMATS if n != "fp32"])]
+    designs = args.design or list(DESIGNS)
+    out = Path(args.out)
+    jobs = [(d, f) for f in formats for d in designs]
+    for i, (d, f) in enumerate(jobs, 1):
+        path = export_design(d, f, args.latency, out)
+        print(f"[{i}/{len(jobs)}] {path}", file=sys.stderr)
+    print(f"exported {len(jobs)} Verilog modules into {out}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """The main job. For now: the numerics comparison (synthesis reports come later)."""
     args.out = args.out or "build/report"
@@ -61,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("formats", help="list the named minifloat formats")
     s.set_defaults(func=cmd_formats)
+
+    from lmul.designs import DESIGNS
+    s = sub.add_parser("export", help="write Verilog of every block (default: all designs and formats)")
+    s.add_argument("--design", action="append", choices=list(DESIGNS), help="design (repeatable)")
+    s.add_argument("--format", action="append", help="format name or ExMy spec (repeatable)")
+    s.add_argument("--latency", type=int, choices=[0, 1, 2], default=0, help="pipeline registers (default 0)")
+    s.add_argument("--out", default="build/verilog", help="output folder (default build/verilog)")
+    s.set_defaults(func=cmd_export)
 
     for name, func, hlp in (("numerics", cmd_numerics, "print the L-Mul vs FP8 precision comparison"),
                             ("report", cmd_report, "the main job: full report into a folder")):

@@ -108,7 +108,7 @@ class CocotbBench:
 
         self.build()
         assert self._runner is not None
-        test_dir = self.build_dir / results_name
+        test_dir = self.build_dir / f"run-{results_name}"
         test_dir.mkdir(parents=True, exist_ok=True)
         results = self._runner.test(hdl_toplevel=self.toplevel, test_module=test_module, test_dir=test_dir,
                                     build_dir=self.build_dir, extra_env=env or {}, waves=self.waves,

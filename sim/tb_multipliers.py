@@ -8,6 +8,7 @@ mismatches are logged and the test fails. Throughput (vectors/s of simulation) i
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -45,6 +46,7 @@ async def multipliers_bit_exact(dut) -> None:
     n_random = int(os.environ.get("LMUL_TB_RANDOM", "100000"))
     seed = int(os.environ.get("LMUL_TB_SEED", "0"))
     failures = []
+    stats: dict[str, dict[str, float]] = {}
     for name in os.environ["LMUL_TB_FORMATS"].split(","):
         fmt = get_format(name)
         x, y = multiplier_vectors(fmt, n_random, seed)
@@ -65,6 +67,7 @@ async def multipliers_bit_exact(dut) -> None:
             for k, port in po.items():
                 outs[k].append(port.value.to_unsigned())
         dt = time.perf_counter() - t0
+        stats[fmt.name] = {"pairs": n, "seconds": dt, "vectors_per_s": n / dt, "lanes": lanes}
         dut._log.info(f"{fmt.name}: {n} pairs x 3 designs in {dt:.2f} s of simulation "
                       f"({n / dt:,.0f} vectors/s per design, {lanes} lanes)")
         got_l = unpack_lanes(outs["lmul"], fmt.width, lanes).ravel()[:n].astype(np.int64)
@@ -86,4 +89,7 @@ async def multipliers_bit_exact(dut) -> None:
             failures.append(f"{fmt.name} exact: {len(bad_x)} mismatches, e.g. {x[i]:#x}*{y[i]:#x}: "
                             f"rtl {val[i]} nan={nan[i]} inf={inf[i]} gold {gold_p.value[i]}")
         dut._log.info(f"{fmt.name}: compared {n} pairs per design bit-exactly")
+    if os.environ.get("LMUL_TB_STATS"):
+        with open(os.environ["LMUL_TB_STATS"], "w") as fh:
+            json.dump(stats, fh, indent=2)
     assert not failures, "\n".join(failures)

@@ -1,0 +1,111 @@
+"""Quick Amaranth-simulator checks of the multipliers (random + special pairs, all latencies).
+
+The exhaustive runs are the cocotb ones (test_rtl_cocotb.py). Set ``LMUL_VCD=<dir>`` to write a
+VCD waveform per test into that folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from lmul.formats import BF16, E2M1, E4M3, E5M2, FP16, FloatFormat, FormatError, Specials, get_format
+from lmul.rtl.fp_multiplier import FPMultiplier
+from lmul.rtl.lmul_pe import LMulPE
+from lmul.sim.fp_multiplier import fp_multiply, fp_product
+from lmul.sim.lmul_pe import lmul
+from lmul.sim.vectors import special_values
+
+FORMATS = [E4M3, E5M2, E2M1, BF16, FP16, get_format("e4m3fnuz"), get_format("e3m4:sat")]
+
+
+def vectors(fmt: FloatFormat, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    sp = special_values(fmt)
+    sx, sy = (g.ravel() for g in np.meshgrid(sp, sp, indexing="ij"))
+    sel = rng.choice(len(sx), min(len(sx), 400), replace=False)
+    return (np.concatenate([sx[sel], rng.integers(0, 1 << fmt.width, n)]),
+            np.concatenate([sy[sel], rng.integers(0, 1 << fmt.width, n)]))
+
+
+def simulate(dut, x: np.ndarray, y: np.ndarray, read, latency: int, name: str) -> list:  # noqa: ANN001
+    """Drive one pair per cycle; collect the output ``latency`` cycles later."""
+    got: list = []
+
+    async def tb(ctx) -> None:  # noqa: ANN001
+        for i in range(len(x) + latency):
+            if i < len(x):
+                ctx.set(dut.a.as_value(), int(x[i]))
+                ctx.set(dut.b.as_value(), int(y[i]))
+            if latency == 0:
+                got.append(read(ctx))
+            else:
+                await ctx.tick()
+                if i + 1 >= latency:
+                    got.append(read(ctx))
+
+    sim = Simulator(dut)
+    if latency:
+        sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    vcd_dir = os.environ.get("LMUL_VCD")
+    if vcd_dir:
+        Path(vcd_dir).mkdir(parents=True, exist_ok=True)
+        with sim.write_vcd(str(Path(vcd_dir) / f"{name}.vcd")):
+            sim.run()
+    else:
+        sim.run()
+    return got[:len(x)]
+
+
+@pytest.mark.parametrize("latency", [0, 1, 2])
+@pytest.mark.parametrize("fmt", FORMATS, ids=str)
+def test_lmul_pe(fmt: FloatFormat, latency: int) -> None:
+    x, y = vectors(fmt)
+    dut = LMulPE(fmt, latency=latency)
+    got = simulate(dut, x, y, lambda ctx: ctx.get(dut.o.as_value()), latency, f"lmul_{fmt.name}_{latency}")
+    np.testing.assert_array_equal(np.array(got), lmul(fmt, x, y).astype(np.int64))
+
+
+@pytest.mark.parametrize("latency", [0, 2])
+@pytest.mark.parametrize("fmt", FORMATS, ids=str)
+def test_fp_multiplier_rounded(fmt: FloatFormat, latency: int) -> None:
+    x, y = vectors(fmt)
+    dut = FPMultiplier(fmt, latency=latency)
+    got = simulate(dut, x, y, lambda ctx: ctx.get(dut.o.as_value()), latency, f"mul_{fmt.name}_{latency}")
+    np.testing.assert_array_equal(np.array(got), fp_multiply(fmt, x, y).astype(np.int64))
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=str)
+def test_fp_multiplier_exact(fmt: FloatFormat) -> None:
+    x, y = vectors(fmt)
+    dut = FPMultiplier(fmt, mode="exact", latency=1)
+
+    def read(ctx) -> tuple[int, bool, bool]:  # noqa: ANN001
+        p = dut.p
+        v = ctx.get(p.sig) << ctx.get(p.shift)
+        return (-v if ctx.get(p.sign) else v), bool(ctx.get(p.nan)), bool(ctx.get(p.inf))
+
+    got = simulate(dut, x, y, read, 1, f"exact_{fmt.name}")
+    gold = fp_product(fmt, x, y)
+    assert [g[0] for g in got] == [int(v) for v in gold.value]
+    assert [g[1] for g in got] == list(gold.nan)
+    assert [g[2] for g in got] == list(gold.inf != 0)
+
+
+def test_bad_parameters() -> None:
+    with pytest.raises(FormatError, match="mantissa"):
+        LMulPE(FloatFormat("e5m0", 5, 0, 15, Specials.FNUZ))
+    with pytest.raises(FormatError, match="latency"):
+        LMulPE(E4M3, latency=3)
+    with pytest.raises(FormatError, match="latency"):
+        FPMultiplier(E4M3, latency=-1)
+    with pytest.raises(FormatError, match="mode"):
+        FPMultiplier(E4M3, mode="approx")
+    with pytest.raises(FormatError, match="unknown format"):
+        LMulPE("e4m3x")
+    assert LMulPE("e2m1").fmt == E2M1
