@@ -23,7 +23,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from lmul.formats import FloatFormat, FormatError, get_format
-from lmul.rtl.float_layout import FloatLayout, classify, pack_result, special_result
+from lmul.rtl.float_layout import FloatLayout, classify, special_result
+from lmul.rtl.rounding import round_to_format, signed_width
 
 __all__ = ["ExactProductLayout", "FPMultiplier"]
 
@@ -38,13 +39,6 @@ class ExactProductLayout(data.StructLayout):
             "shift": (2 * fmt.max_exp_field - 2).bit_length() or 1,
             "sign": 1, "nan": 1, "inf": 1,
         })
-
-
-def _signed_width(lo: int, hi: int) -> int:
-    w = 2
-    while not (-(1 << (w - 1)) <= lo and hi < (1 << (w - 1))):
-        w += 1
-    return w
 
 
 class FPMultiplier(wiring.Component):
@@ -96,59 +90,13 @@ class FPMultiplier(wiring.Component):
             ]
             target = self.p
         else:
-            res = self._round(m, fmt, prod, ea, eb, zero, sign, special, special_bits)
+            # d = Ea + Eb - bias: the biased exponent of prod's top bit, minus one
+            d = Signal(signed(signed_width(2 - fmt.bias, 2 * fmt.max_exp_field - fmt.bias)))
+            m.d.comb += d.eq(ea + eb - fmt.bias)
+            res = round_to_format(m, fmt, prod, d, zero, sign, special, special_bits, lzc=fmt.subnormals)
             target = self.o
         if self.latency >= 1:
             m.d.sync += target.eq(res)
         else:
             m.d.comb += target.eq(res)
         return m
-
-    @staticmethod
-    def _round(m: Module, fmt: FloatFormat, prod: Signal, ea, eb, zero, sign, special, special_bits):
-        mb = fmt.man_bits
-        w = 2 * mb + 2
-        # d = Ea + Eb - bias: biased exponent of the product when prod's top bit is the hidden bit,
-        # minus one; also the largest left shift that keeps the exponent field >= 1.
-        emax_f = fmt.max_exp_field
-        d = Signal(signed(_signed_width(2 - fmt.bias, 2 * emax_f - fmt.bias)))
-        m.d.comb += d.eq(ea + eb - fmt.bias)
-
-        lshift = Signal(range(w + 1))
-        rshift = Signal(range(mb + 3))
-        if fmt.subnormals:
-            lz = Signal(range(w + 1))          # leading zeros of prod (priority encoder)
-            m.d.comb += lz.eq(w)
-            for i in range(w):                 # last assignment wins: the highest set bit
-                with m.If(prod[i]):
-                    m.d.comb += lz.eq(w - 1 - i)
-            with m.If(d < 0):
-                m.d.comb += [lshift.eq(0), rshift.eq(Mux(-d > mb + 2, mb + 2, -d))]
-            with m.Elif(d < lz):
-                m.d.comb += [lshift.eq(d), rshift.eq(0)]
-            with m.Else():
-                m.d.comb += [lshift.eq(lz), rshift.eq(0)]
-        else:
-            # normal operands only: prod in [2**(2m), 2**(2m+2)), at most one leading zero
-            with m.If(d < 0):
-                m.d.comb += [lshift.eq(0), rshift.eq(Mux(-d > mb + 2, mb + 2, -d))]
-            with m.Else():
-                m.d.comb += [lshift.eq(Mux((d > 0) & ~prod[w - 1], 1, 0)), rshift.eq(0)]
-        ebase = Signal(range(2 * emax_f + 1))
-        m.d.comb += ebase.eq(Mux(d < 0, 0, d - lshift))
-
-        r = mb + 2                              # right-shift room: everything below lands in sticky
-        norm = Signal(w)
-        m.d.comb += norm.eq(prod << lshift)
-        ext = Signal(w + r)
-        m.d.comb += ext.eq(Cat(Const(0, r), norm) >> rshift)
-        top = w + r
-        n_trunc = ext[top - mb - 1: top]
-        guard = ext[top - mb - 2]
-        sticky = ext[: top - mb - 2].any()
-        round_up = guard & (sticky | n_trunc[0])
-        field = Signal(range((2 * emax_f + 2) << mb))
-        m.d.comb += field.eq((ebase << mb) + n_trunc + round_up)
-        over = Signal()
-        m.d.comb += over.eq(field > fmt.max_finite_field)
-        return pack_result(m, fmt, field, over, zero, sign, special, special_bits)

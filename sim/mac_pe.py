@@ -69,11 +69,13 @@ def round_fixed(out: FloatFormat, value: np.ndarray, lsb_exp: int) -> np.ndarray
     RNE rounding by ``encode`` is the correctly rounded result), then encodes.
     """
     v = np.asarray(value)
+    if v.dtype != np.int64 or (v.size and np.abs(v).max() >= 1 << 62):
+        v = v.astype(object)                      # Python ints: exact whatever the size
     f = v.astype(np.float64)                      # RNE conversion, exact comparison below
     if v.dtype == object:
         above, below = (v > f).astype(bool), (v < f).astype(bool)
     else:
-        back = f.astype(np.int64)                 # |v| < 2**62: no overflow
+        back = f.astype(np.int64)                 # |v| < 2**62: the cast cannot overflow
         above, below = v > back, v < back
     even = (f.view(np.uint64) & 1) == 0
     f = np.where(above & even, np.nextafter(f, np.inf), f)
@@ -83,7 +85,11 @@ def round_fixed(out: FloatFormat, value: np.ndarray, lsb_exp: int) -> np.ndarray
 
 def accumulate(out: FloatFormat, p: FixedProducts, axis: int) -> np.ndarray:
     """Sum products exactly along ``axis`` and round once to ``out`` (specials as above)."""
-    total = p.value.sum(axis=axis)
+    k = p.value.shape[axis]
+    value = p.value
+    if value.dtype != object and p.bits + math.ceil(math.log2(max(k, 1))) + 1 > 63:
+        value = value.astype(object)          # the exact sum may not fit int64
+    total = value.sum(axis=axis)
     nan = p.nan.any(axis=axis) | ((p.inf > 0).any(axis=axis) & (p.inf < 0).any(axis=axis))
     pos_inf = (p.inf > 0).any(axis=axis) & ~nan
     neg_inf = (p.inf < 0).any(axis=axis) & ~nan

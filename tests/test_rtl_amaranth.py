@@ -32,11 +32,11 @@ def vectors(fmt: FloatFormat, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
             np.concatenate([sy[sel], rng.integers(0, 1 << fmt.width, n)]))
 
 
-def simulate(dut, x: np.ndarray, y: np.ndarray, read, latency: int, name: str) -> list:  # noqa: ANN001
+def simulate(dut, x: np.ndarray, y: np.ndarray, read, latency: int, name: str) -> list:
     """Drive one pair per cycle; collect the output ``latency`` cycles later."""
     got: list = []
 
-    async def tb(ctx) -> None:  # noqa: ANN001
+    async def tb(ctx) -> None:
         for i in range(len(x) + latency):
             if i < len(x):
                 ctx.set(dut.a.as_value(), int(x[i]))
@@ -85,7 +85,7 @@ def test_fp_multiplier_exact(fmt: FloatFormat) -> None:
     x, y = vectors(fmt)
     dut = FPMultiplier(fmt, mode="exact", latency=1)
 
-    def read(ctx) -> tuple[int, bool, bool]:  # noqa: ANN001
+    def read(ctx) -> tuple[int, bool, bool]:
         p = dut.p
         v = ctx.get(p.sig) << ctx.get(p.shift)
         return (-v if ctx.get(p.sign) else v), bool(ctx.get(p.nan)), bool(ctx.get(p.inf))

@@ -8,6 +8,7 @@ format is its own pytest test. Waves: ``WAVES=1 pytest tests/test_rtl_cocotb.py 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -31,3 +32,21 @@ def test_multipliers_bit_exact(bench: CocotbBench, fmt: str) -> None:
     bench.run("lmul.sim.tb_multipliers", results_name=fmt.replace(":", "_"),
               env={"LMUL_TB_FORMATS": fmt, "LMUL_TB_LANES": str(LANES),
                    "LMUL_TB_RANDOM": os.environ.get("LMUL_TB_RANDOM", "100000")})
+
+
+ICARUS_FORMATS = ["e4m3", "e5m2", "bf16"]
+
+
+@pytest.fixture(scope="module")
+def icarus_bench() -> CocotbBench:
+    if shutil.which("iverilog") is None:
+        pytest.skip("Icarus Verilog not installed (optional second simulator)")
+    b = CocotbBench(MultiplierBench(ICARUS_FORMATS, LANES), "multiplier_bench", simulator="icarus")
+    b.build()
+    return b
+
+
+@pytest.mark.parametrize("fmt", ICARUS_FORMATS)
+def test_multipliers_bit_exact_icarus(icarus_bench: CocotbBench, fmt: str) -> None:
+    icarus_bench.run("lmul.sim.tb_multipliers", results_name=fmt,
+                     env={"LMUL_TB_FORMATS": fmt, "LMUL_TB_LANES": str(LANES), "LMUL_TB_RANDOM": "20000"})
