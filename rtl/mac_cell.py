@@ -29,7 +29,7 @@ from lmul.rtl.lmul_pe import sum_shape
 from lmul.sim.lmul_pe import check_lmul_format, lmul_constant
 from lmul.sim.mac_pe import accumulator_bits, product_bits
 
-__all__ = ["MacCell", "PreOperand", "prebias"]
+__all__ = ["MacCell", "PreOperand", "check_mac", "prebias"]
 
 
 class PreOperand(data.StructLayout):
@@ -48,14 +48,21 @@ def prebias(m: Module, fmt: FloatFormat, v: data.View, name: str) -> data.View:
     return out
 
 
+def check_mac(fmt: FloatFormat, kind: str, k_max: int, prebiased: bool = False) -> None:
+    """Reject bad MAC parameters with a clear ``FormatError``."""
+    if kind not in ("exact", "lmul"):
+        raise FormatError(f"MAC kind must be 'exact' or 'lmul', got {kind!r}")
+    if not isinstance(k_max, int) or isinstance(k_max, bool) or k_max < 1:
+        raise FormatError(f"k_max must be a positive int, got {k_max!r}")
+    if kind == "lmul":
+        check_lmul_format(fmt)
+    elif prebiased:
+        raise FormatError("prebiased operands exist only for kind='lmul'")
+
+
 class MacCell(wiring.Component):
     def __init__(self, fmt: FloatFormat, kind: str, k_max: int, *, prebiased: bool = False) -> None:
-        if kind not in ("exact", "lmul"):
-            raise FormatError(f"MAC kind must be 'exact' or 'lmul', got {kind!r}")
-        if kind == "lmul":
-            check_lmul_format(fmt)
-        elif prebiased:
-            raise FormatError("prebiased operands exist only for kind='lmul'")
+        check_mac(fmt, kind, k_max, prebiased)
         self.fmt, self.kind, self.k_max, self.prebiased = fmt, kind, k_max, prebiased
         self.acc_bits = accumulator_bits(fmt, k_max, kind)
         self.prod_bits = product_bits(fmt, kind)

@@ -27,12 +27,16 @@ from lmul.rtl.rounding import round_to_format
 __all__ = ["AccRounder", "MacPE"]
 
 
+def check_out_format(fmt: FloatFormat, out_fmt: FloatFormat) -> None:
+    if (fmt.has_nan or fmt.has_inf) and not out_fmt.has_nan:
+        raise FormatError(f"output format {out_fmt.name} cannot hold the NaN a {fmt.name} dot product can give")
+
+
 class AccRounder(wiring.Component):
     """Combinational: exact accumulator sum + special flags -> ``out_fmt`` bits (RNE)."""
 
     def __init__(self, fmt: FloatFormat, out_fmt: FloatFormat, acc_bits: int) -> None:
-        if (fmt.has_nan or fmt.has_inf) and not out_fmt.has_nan:
-            raise FormatError(f"output format {out_fmt.name} cannot hold the NaN a {fmt.name} dot product can give")
+        check_out_format(fmt, out_fmt)
         self.fmt, self.out_fmt, self.acc_bits = fmt, out_fmt, acc_bits
         super().__init__({"sum": In(signed(acc_bits)),
                           "nan": In(1), "pinf": In(1), "ninf": In(1), "o": Out(FloatLayout(out_fmt))})
@@ -63,8 +67,6 @@ class MacPE(wiring.Component):
     def __init__(self, fmt: FloatFormat | str, kind: str = "exact", out_fmt: FloatFormat | str = FP32,
                  k_max: int = 4096) -> None:
         self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
-        if not isinstance(k_max, int) or k_max < 1:
-            raise FormatError(f"k_max must be a positive int, got {k_max!r}")
         self.kind, self.k_max = kind, k_max
         self.cell = MacCell(self.fmt, kind, k_max)
         self.rounder = AccRounder(self.fmt, self.out_fmt, self.cell.acc_bits)

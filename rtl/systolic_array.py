@@ -1,0 +1,171 @@
+"""Output-stationary systolic array of MAC PEs (twin of ``lmul.sim.systolic_array.matmul``).
+
+``SystolicArray(fmt, kind, rows, cols, out_fmt=FP32, k_max=4096)`` computes ``rows × cols``
+output tiles ``C = A_tile @ B_tile`` over any K (1..k_max), bit-exactly as the golden ``matmul``
+(exact products, exact accumulation in each PE, one RNE rounding per result).
+
+Interface (``lib.stream``):
+
+* ``i``: one beat per k: ``{a: rows elements (column k of the A tile), b: cols elements (row k
+  of the B tile), last}``; ``last`` marks the final k of a tile. Tiles follow back to back.
+* ``o``: one beat per output row: ``{c: cols elements of out_fmt, row, last}``; rows of a tile
+  come out in order 0..rows-1, ``last`` on row ``rows-1``. Results appear in tile order.
+
+Dataflow: A elements enter row r skewed by r cycles and move right; B elements enter column c
+skewed by c cycles and move down (for L-Mul they are pre-biased once at the column input,
+``F_b + C``, so each PE's L-Mul is a two-operand adder); PE(r, c) accumulates C[r, c] in place.
+When the bottom PE of a column finishes a tile, the column's R sums are loaded in parallel into
+a drain register, shifted out one per cycle through that column's rounder, re-aligned across
+columns (deskew) and written to an output FIFO — while the next tile is already computing.
+
+Flow control: one global advance enable (the output FIFO has room); a full FIFO freezes the whole
+array, so nothing is lost or duplicated. Without input, bubbles enter, so the last tile always
+drains. A tile needs at least ``rows`` cycles to drain its column registers: a ``last`` beat that
+comes sooner is held back (``i.ready`` low) — tiles with K >= rows run with no bubbles.
+Latency from the ``last`` beat of a tile to its row 0 on ``o`` is ``rows + cols + 4`` cycles
+(plus the FIFO's). Synchronous reset clears all state (a job in flight is dropped).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Shape, Signal, Value
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from lmul.formats import FP32, FloatFormat, FormatError, get_format
+from lmul.rtl.float_layout import FloatLayout
+from lmul.rtl.mac_cell import MacCell, PreOperand, check_mac, prebias
+from lmul.rtl.mac_pe import AccRounder, check_out_format
+from lmul.sim.mac_pe import accumulator_bits
+
+__all__ = ["SystolicArray", "in_layout", "out_layout"]
+
+
+def in_layout(fmt: FloatFormat, rows: int, cols: int) -> data.StructLayout:
+    return data.StructLayout({"a": data.ArrayLayout(FloatLayout(fmt), rows),
+                              "b": data.ArrayLayout(FloatLayout(fmt), cols), "last": 1})
+
+
+def out_layout(out_fmt: FloatFormat, rows: int, cols: int) -> data.StructLayout:
+    return data.StructLayout({"c": data.ArrayLayout(FloatLayout(out_fmt), cols),
+                              "row": range(max(rows, 2)), "last": 1})
+
+
+class SystolicArray(wiring.Component):
+    def __init__(self, fmt: FloatFormat | str, kind: str = "exact", rows: int = 4, cols: int = 4,
+                 out_fmt: FloatFormat | str = FP32, k_max: int = 4096, fifo_depth: int = 4) -> None:
+        self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
+        for name, v, lo in (("rows", rows, 1), ("cols", cols, 1), ("k_max", k_max, 1), ("fifo_depth", fifo_depth, 2)):
+            if not isinstance(v, int) or v < lo:
+                raise FormatError(f"SystolicArray {name} must be an int >= {lo}, got {v!r}")
+        self.kind, self.rows, self.cols, self.k_max, self.fifo_depth = kind, rows, cols, k_max, fifo_depth
+        check_mac(self.fmt, kind, k_max, prebiased=kind == "lmul")
+        check_out_format(self.fmt, self.out_fmt)
+        self.acc_bits = accumulator_bits(self.fmt, k_max, kind)
+        super().__init__({"i": In(stream.Signature(in_layout(self.fmt, rows, cols))),
+                          "o": Out(stream.Signature(out_layout(self.out_fmt, rows, cols)))})
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        fmt, R, C = self.fmt, self.rows, self.cols
+        pre = self.kind == "lmul"
+        b_layout = PreOperand(fmt) if pre else FloatLayout(fmt)
+
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=Shape.cast(self.o.payload.shape()).width,
+                                                    depth=self.fifo_depth)
+        adv = Signal()
+        m.d.comb += adv.eq(fifo.w_rdy)
+
+        # --- input: tile spacing (>= R cycles between `last` beats) ---------------------------
+        gap = Signal(range(R), init=R - 1)
+        gap_ok = gap == R - 1
+        m.d.comb += self.i.ready.eq(adv & (~self.i.p.last | gap_ok))
+        inject = Signal()
+        m.d.comb += inject.eq(self.i.valid & self.i.ready)
+        with m.If(adv):
+            with m.If(inject & self.i.p.last):
+                m.d.sync += gap.eq(0)
+            with m.Elif(~gap_ok):
+                m.d.sync += gap.eq(gap + 1)
+
+        # --- edge skew --------------------------------------------------------------------------
+        def delay(v: Value, n: int, name: str) -> Value:
+            for s in range(n):
+                r = Signal.like(v, name=f"{name}_d{s}")
+                with m.If(adv):
+                    m.d.sync += r.eq(v)
+                v = r
+            return v
+
+        a_edge, v_edge, l_edge = [], [], []
+        for r in range(R):
+            a_edge.append(delay(self.i.p.a[r], r, f"a{r}"))
+            v_edge.append(delay(inject, r, f"v{r}"))
+            l_edge.append(delay(inject & self.i.p.last, r, f"l{r}"))
+        b_edge = []
+        for c in range(C):
+            b = prebias(m, fmt, self.i.p.b[c], f"b{c}") if pre else self.i.p.b[c]
+            b_edge.append(delay(b, c, f"b{c}"))
+
+        # --- PE grid ------------------------------------------------------------------------------
+        cells = [[MacCell(fmt, self.kind, self.k_max, prebiased=pre) for _ in range(C)] for _ in range(R)]
+        b_above = list(b_edge)
+        for r in range(R):
+            a_in, v_in, l_in = a_edge[r], v_edge[r], l_edge[r]
+            b_below = []
+            for c in range(C):
+                cell = cells[r][c]
+                m.submodules[f"pe_{r}_{c}"] = cell
+                m.d.comb += [cell.en.eq(adv), cell.a.eq(a_in), cell.b.eq(b_above[c]),
+                             cell.valid.eq(v_in), cell.last.eq(l_in)]
+                a_nx = Signal(FloatLayout(fmt), name=f"a_{r}_{c}")
+                v_nx, l_nx = Signal(name=f"v_{r}_{c}"), Signal(name=f"l_{r}_{c}")
+                b_nx = Signal(b_layout, name=f"b_{r}_{c}")
+                with m.If(adv):
+                    m.d.sync += [a_nx.eq(a_in), v_nx.eq(v_in), l_nx.eq(l_in), b_nx.eq(b_above[c])]
+                a_in, v_in, l_in = a_nx, v_nx, l_nx
+                b_below.append(b_nx)
+            b_above = b_below
+
+        # --- column drain registers + rounders + deskew ---------------------------------------------
+        out_c, out_v, out_row = [], None, None
+        for c in range(C):
+            stages = [Signal(self.acc_bits + 3, name=f"drain_{c}_{r}") for r in range(R)]
+            valid = Signal(R, name=f"drain_{c}_valid")
+            row = Signal(range(max(R, 2)), name=f"drain_{c}_row")
+            bottom = cells[R - 1][c]
+            with m.If(adv):
+                with m.If(bottom.done):
+                    for r in range(R):
+                        cell = cells[r][c]
+                        m.d.sync += stages[r].eq(Value.cast(cell.sum).as_unsigned()
+                                                 | (cell.nan << self.acc_bits) | (cell.pinf << (self.acc_bits + 1))
+                                                 | (cell.ninf << (self.acc_bits + 2)))
+                    m.d.sync += [valid.eq((1 << R) - 1), row.eq(0)]
+                with m.Else():
+                    for r in range(R - 1):
+                        m.d.sync += stages[r].eq(stages[r + 1])
+                    m.d.sync += [valid.eq(valid >> 1), row.eq(row + 1)]
+            rnd = AccRounder(fmt, self.out_fmt, self.acc_bits)
+            m.submodules[f"round_{c}"] = rnd
+            head = stages[0]
+            m.d.comb += [rnd.sum.eq(head[:self.acc_bits]), rnd.nan.eq(head[self.acc_bits]),
+                         rnd.pinf.eq(head[self.acc_bits + 1]), rnd.ninf.eq(head[self.acc_bits + 2])]
+            res = Signal(FloatLayout(self.out_fmt), name=f"res_{c}")
+            res_v = Signal(name=f"res_{c}_valid")
+            res_row = Signal.like(row, name=f"res_{c}_row")
+            with m.If(adv):
+                m.d.sync += [res.eq(rnd.o), res_v.eq(valid[0]), res_row.eq(row)]
+            out_c.append(delay(res, C - 1 - c, f"res{c}"))
+            if c == 0:
+                out_v = delay(res_v, C - 1, "resv")
+                out_row = delay(res_row, C - 1, "resrow")
+
+        beat = Signal(self.o.payload.shape())
+        m.d.comb += [beat.row.eq(out_row), beat.last.eq(out_row == R - 1)]
+        for c in range(C):
+            m.d.comb += beat.c[c].eq(out_c[c])
+        m.d.comb += [fifo.w_en.eq(adv & out_v), fifo.w_data.eq(beat),
+                     self.o.valid.eq(fifo.r_rdy), self.o.payload.eq(fifo.r_data), fifo.r_en.eq(self.o.ready)]
+        return m
