@@ -1,0 +1,206 @@
+"""Matrix-multiply engine: banked A/B memories + tiling controller + ``SystolicArray``.
+
+``MatmulEngine(fmt, kind, rows, cols, out_fmt, m_max, k_max, n_max)`` computes ``C = A @ B``
+for any ``1 <= m <= m_max``, ``1 <= k <= k_max``, ``1 <= n <= n_max``, bit-exactly as
+``lmul.sim.systolic_array.matmul`` (tiling does not change results: K is accumulated exactly in
+place, there is one rounding per element).
+
+Streams:
+
+* ``cmd`` ``{m, k, n}``: starts a job. Out-of-range dimensions are refused: the command is
+  consumed, ``error`` is set (until the next command) and no data is expected.
+* ``data``: then ``m*k`` elements of A (row-major), then ``k*n`` elements of B (row-major).
+* ``res``: one beat per output row segment: ``{i, j0, c[cols], last}`` holds
+  ``C[i, j0 : j0+cols]`` (entries at ``j >= n`` are padding); beats come tile by tile
+  (row blocks outer, column blocks inner, rows in order), ``last`` on the job's final beat.
+* ``busy``: a job is in progress (from its command to its last result beat).
+
+Tiling: A is stored in ``rows`` banks (bank ``i % rows``), B in ``cols`` banks (bank
+``j % cols``), so one cycle reads a whole column slice of an A tile and row slice of a B tile.
+For each output tile the controller streams ``k`` beats into the array, back to back across
+tiles (no bubbles when ``k >= rows``); rows/columns beyond ``m``/``n`` are fed zeros and their
+results dropped.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from lmul.formats import FP32, FloatFormat, FormatError, get_format
+from lmul.rtl.float_layout import FloatLayout
+from lmul.rtl.systolic_array import SystolicArray
+
+__all__ = ["MatmulEngine", "cmd_layout", "res_layout"]
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def cmd_layout(m_max: int, k_max: int, n_max: int) -> data.StructLayout:
+    return data.StructLayout({"m": range(m_max + 1), "k": range(k_max + 1), "n": range(n_max + 1)})
+
+
+def res_layout(out_fmt: FloatFormat, cols: int, m_max: int, n_max: int) -> data.StructLayout:
+    return data.StructLayout({"c": data.ArrayLayout(FloatLayout(out_fmt), cols),
+                              "i": range(max(m_max, 2)), "j0": range(max(n_max, 2)), "last": 1})
+
+
+class MatmulEngine(wiring.Component):
+    def __init__(self, fmt: FloatFormat | str, kind: str = "exact", rows: int = 4, cols: int = 4,
+                 out_fmt: FloatFormat | str = FP32, m_max: int = 64, k_max: int = 256, n_max: int = 64) -> None:
+        self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
+        for name, v in (("m_max", m_max), ("k_max", k_max), ("n_max", n_max)):
+            if not isinstance(v, int) or v < 1:
+                raise FormatError(f"MatmulEngine {name} must be a positive int, got {v!r}")
+        self.kind, self.rows, self.cols = kind, rows, cols
+        self.m_max, self.k_max, self.n_max = m_max, k_max, n_max
+        self.array = SystolicArray(self.fmt, kind, rows, cols, self.out_fmt, k_max=k_max)
+        super().__init__({
+            "cmd": In(stream.Signature(cmd_layout(m_max, k_max, n_max))),
+            "data": In(stream.Signature(FloatLayout(self.fmt))),
+            "res": Out(stream.Signature(res_layout(self.out_fmt, cols, m_max, n_max))),
+            "busy": Out(1), "error": Out(1),
+        })
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        fmt, R, C = self.fmt, self.rows, self.cols
+        m.submodules.array = arr = self.array
+        a_depth = _ceil_div(self.m_max, R) * self.k_max
+        b_depth = _ceil_div(self.n_max, C) * self.k_max
+        a_mem = [Memory(shape=FloatLayout(fmt), depth=a_depth, init=[]) for _ in range(R)]
+        b_mem = [Memory(shape=FloatLayout(fmt), depth=b_depth, init=[]) for _ in range(C)]
+        for r, mem in enumerate(a_mem):
+            m.submodules[f"a_mem{r}"] = mem
+        for c, mem in enumerate(b_mem):
+            m.submodules[f"b_mem{c}"] = mem
+        a_wr = [mem.write_port() for mem in a_mem]
+        b_wr = [mem.write_port() for mem in b_mem]
+        a_rd = [mem.read_port() for mem in a_mem]
+        b_rd = [mem.read_port() for mem in b_mem]
+
+        # job registers
+        jm = Signal(range(self.m_max + 1))
+        jk = Signal(range(self.k_max + 1))
+        jn = Signal(range(self.n_max + 1))
+        # load counters
+        kk = Signal(range(self.k_max + 1))
+        cnt = Signal(range(max(self.m_max, self.n_max) + 1))   # i (A) or j (B)
+        bank = Signal(range(max(R, C) + 1))
+        base = Signal(range(max(a_depth, b_depth) + 1))
+        wr_addr = Signal(range(max(a_depth, b_depth) + 1))
+        m.d.comb += wr_addr.eq(base + kk)
+        for p in a_wr + b_wr:
+            m.d.comb += [p.addr.eq(wr_addr), p.data.eq(self.data.payload)]
+
+        # compute-issue counters
+        ib_base = Signal(range(a_depth + 1))        # ib * k
+        jb_base = Signal(range(b_depth + 1))        # jb * k
+        ck = Signal(range(self.k_max + 1))
+        rows_left = Signal(range(self.m_max + 1))   # m - ib*R
+        cols_left = Signal(range(self.n_max + 1))   # n - jb*C
+        # read stage (registered alongside the memories' read data)
+        s1_valid, s1_last = Signal(), Signal()
+        s1_rmask, s1_cmask = Signal(R), Signal(C)
+        rd_en = Signal()
+        m.d.comb += rd_en.eq(~s1_valid | arr.i.ready)
+        for p in a_rd:
+            m.d.comb += [p.addr.eq(ib_base + ck), p.en.eq(rd_en)]
+        for p in b_rd:
+            m.d.comb += [p.addr.eq(jb_base + ck), p.en.eq(rd_en)]
+        m.d.comb += [arr.i.valid.eq(s1_valid), arr.i.p.last.eq(s1_last)]
+        for r in range(R):
+            m.d.comb += arr.i.p.a[r].eq(Mux(s1_rmask[r], a_rd[r].data.as_value(), 0))
+        for c in range(C):
+            m.d.comb += arr.i.p.b[c].eq(Mux(s1_cmask[c], b_rd[c].data.as_value(), 0))
+        with m.If(rd_en):
+            m.d.sync += s1_valid.eq(0)
+
+        # result side
+        o_rows_left = Signal(range(self.m_max + 1))
+        o_i = Signal(range(self.m_max + R + 1))     # ib*R of the tile being drained
+        o_j0 = Signal(range(self.n_max + C + 1))
+        row = arr.o.p.row
+        row_ok = Signal()
+        final = Signal()
+        m.d.comb += [row_ok.eq(row < o_rows_left),
+                     final.eq((o_i + R >= jm) & (o_j0 + C >= jn) & (row == Mux(o_rows_left > R, R, o_rows_left) - 1)),
+                     self.res.valid.eq(arr.o.valid & row_ok),
+                     self.res.p.i.eq(o_i + row), self.res.p.j0.eq(o_j0), self.res.p.last.eq(final),
+                     arr.o.ready.eq(self.res.ready | ~row_ok)]
+        for c in range(C):
+            m.d.comb += self.res.p.c[c].eq(arr.o.p.c[c])
+        with m.If(arr.o.valid & arr.o.ready & arr.o.p.last):
+            with m.If(o_j0 + C >= jn):
+                m.d.sync += [o_j0.eq(0), o_i.eq(o_i + R), o_rows_left.eq(o_rows_left - R)]
+            with m.Else():
+                m.d.sync += o_j0.eq(o_j0 + C)
+
+        m.d.comb += self.busy.eq(0)
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.cmd.ready.eq(1)
+                with m.If(self.cmd.valid):
+                    p = self.cmd.p
+                    bad = ((p.m == 0) | (p.k == 0) | (p.n == 0) | (p.m > self.m_max) | (p.k > self.k_max)
+                           | (p.n > self.n_max))
+                    m.d.sync += [self.error.eq(bad), jm.eq(p.m), jk.eq(p.k), jn.eq(p.n),
+                                 kk.eq(0), cnt.eq(0), bank.eq(0), base.eq(0)]
+                    with m.If(~bad):
+                        m.next = "LOAD_A"
+            with m.State("LOAD_A"):
+                m.d.comb += [self.busy.eq(1), self.data.ready.eq(1)]
+                with m.If(self.data.valid):
+                    for r in range(R):
+                        m.d.comb += a_wr[r].en.eq(bank == r)
+                    m.d.sync += kk.eq(kk + 1)
+                    with m.If(kk == jk - 1):
+                        m.d.sync += [kk.eq(0), cnt.eq(cnt + 1), bank.eq(bank + 1)]
+                        with m.If(bank == R - 1):
+                            m.d.sync += [bank.eq(0), base.eq(base + jk)]
+                        with m.If(cnt == jm - 1):
+                            m.d.sync += [cnt.eq(0), bank.eq(0), base.eq(0)]
+                            m.next = "LOAD_B"
+            with m.State("LOAD_B"):
+                m.d.comb += [self.busy.eq(1), self.data.ready.eq(1)]
+                with m.If(self.data.valid):
+                    for c in range(C):
+                        m.d.comb += b_wr[c].en.eq(bank == c)
+                    m.d.sync += [cnt.eq(cnt + 1), bank.eq(bank + 1)]
+                    with m.If(bank == C - 1):
+                        m.d.sync += [bank.eq(0), base.eq(base + jk)]
+                    with m.If(cnt == jn - 1):
+                        m.d.sync += [cnt.eq(0), bank.eq(0), base.eq(0), kk.eq(kk + 1)]
+                        with m.If(kk == jk - 1):
+                            m.d.sync += [ib_base.eq(0), jb_base.eq(0), ck.eq(0), rows_left.eq(jm),
+                                         cols_left.eq(jn), o_i.eq(0), o_j0.eq(0), o_rows_left.eq(jm)]
+                            m.next = "COMPUTE"
+            with m.State("COMPUTE"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(rd_en):
+                    m.d.sync += [s1_valid.eq(1), s1_last.eq(ck == jk - 1)]
+                    for r in range(R):
+                        m.d.sync += s1_rmask[r].eq(rows_left > r)
+                    for c in range(C):
+                        m.d.sync += s1_cmask[c].eq(cols_left > c)
+                    m.d.sync += ck.eq(ck + 1)
+                    with m.If(ck == jk - 1):
+                        m.d.sync += ck.eq(0)
+                        with m.If(cols_left <= C):
+                            m.d.sync += [jb_base.eq(0), cols_left.eq(jn), ib_base.eq(ib_base + jk),
+                                         rows_left.eq(rows_left - R)]
+                            with m.If(rows_left <= R):
+                                m.next = "DRAIN"
+                        with m.Else():
+                            m.d.sync += [jb_base.eq(jb_base + jk), cols_left.eq(cols_left - C)]
+                with m.If(self.res.valid & self.res.ready & final):
+                    m.next = "IDLE"      # (cannot happen before DRAIN; kept for safety)
+            with m.State("DRAIN"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(self.res.valid & self.res.ready & final):
+                    m.next = "IDLE"
+        return m
