@@ -8,6 +8,7 @@ on ``PATH``), so no system package is needed. Waves: ``waves=True`` or env ``WAV
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -95,11 +96,19 @@ class CocotbBench:
         self.build_dir.mkdir(parents=True, exist_ok=True)
         src = self.build_dir / f"{self.toplevel}.v"
         if not src.exists() or src.read_text() != self.text:
-            src.write_text(self.text)
+            tmp = src.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(self.text)
+            tmp.replace(src)                      # atomic: a concurrent reader never sees half a file
         runner = get_runner(self.sim)
         args = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"] if self.sim == "verilator" else []
-        runner.build(sources=[src], hdl_toplevel=self.toplevel, build_dir=self.build_dir, build_args=args,
-                     waves=self.waves, always=False, timescale=("1ns", "1ps"))
+        # pytest-xdist workers may build the same design at once: one builds, the others wait
+        with open(self.build_dir / ".build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                runner.build(sources=[src], hdl_toplevel=self.toplevel, build_dir=self.build_dir, build_args=args,
+                             waves=self.waves, always=False, timescale=("1ns", "1ps"))
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         self._runner = runner
 
     def run(self, test_module: str, env: dict[str, str] | None = None, testcase: str | None = None,
