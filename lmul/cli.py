@@ -27,6 +27,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        r, c = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected RxC such as 4x4, got {text!r}") from None
+    if r < 1 or c < 1:
+        raise argparse.ArgumentTypeError(f"array sides must be >= 1, got {text!r}")
+    return r, c
+
+
 def cmd_formats(args: argparse.Namespace) -> int:
     for fmt in NAMED_FORMATS.values():
         print(fmt.describe())
@@ -48,15 +58,20 @@ def cmd_numerics(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from lmul.designs import DESIGNS, export_design
+    from lmul.designs import DESIGNS, DesignParams, export_design
     from lmul.formats import get_format
 
     formats = [get_format(f) for f in (args.format or [n for n in NAMED_FORMATS if n != "fp32"])]
-    designs = args.design or list(DESIGNS)
+    designs = args.design or ["lmul_pe", "fp_multiplier", "fp_multiplier_exact"]
+    if args.design is None and args.all:
+        designs = list(DESIGNS)
+    params = DesignParams(latency=args.latency, rows=args.size[0], cols=args.size[1], k_max=args.k_max,
+                          out_fmt=args.out_format)
+    get_format(args.out_format)
     out = Path(args.out)
     jobs = [(d, f) for f in formats for d in designs]
     for i, (d, f) in enumerate(jobs, 1):
-        path = export_design(d, f, args.latency, out)
+        path = export_design(d, f, params, out)
         print(f"[{i}/{len(jobs)}] {path}", file=sys.stderr)
     print(f"exported {len(jobs)} Verilog modules into {out}")
     return 0
@@ -81,7 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="write Verilog of every block (default: all designs and formats)")
     s.add_argument("--design", action="append", choices=list(DESIGNS), help="design (repeatable)")
     s.add_argument("--format", action="append", help="format name or ExMy spec (repeatable)")
-    s.add_argument("--latency", type=int, choices=[0, 1, 2], default=0, help="pipeline registers (default 0)")
+    s.add_argument("--all", action="store_true", help="all designs (default: the three multipliers)")
+    s.add_argument("--latency", type=int, choices=[0, 1, 2], default=0, help="multiplier pipeline registers")
+    s.add_argument("--size", type=_size, default=(4, 4), help="array size RxC (default 4x4)")
+    s.add_argument("--k-max", type=_positive_int, default=256, help="longest dot product (accumulator width)")
+    s.add_argument("--out-format", default="fp32", help="MAC/array result format (default fp32)")
     s.add_argument("--out", default="build/verilog", help="output folder (default build/verilog)")
     s.set_defaults(func=cmd_export)
 

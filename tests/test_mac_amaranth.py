@@ -31,7 +31,7 @@ def test_mac_pe_dot_products(fmt: FloatFormat, kind: str, out: FloatFormat) -> N
     gold = [int(dot(fmt, x, y, out, kind)) for x, y in vecs]
     got: list[int] = []
 
-    async def tb(ctx) -> None:  # noqa: ANN001
+    async def tb(ctx) -> None:
         def sample() -> None:
             if ctx.get(dut.o.valid) and ctx.get(dut.o.ready):
                 got.append(ctx.get(dut.o.payload.as_value()))
@@ -87,7 +87,7 @@ def test_systolic_array_tiles(fmt: FloatFormat, kind: str, out: FloatFormat, row
     got: list[tuple[list[int], int]] = []
     w = out.width
 
-    async def tb(ctx) -> None:  # noqa: ANN001
+    async def tb(ctx) -> None:
         def sample() -> None:
             if ctx.get(dut.o.valid) and ctx.get(dut.o.ready):
                 raw = ctx.get(dut.o.payload.as_value())
