@@ -374,8 +374,11 @@ def get_format(spec: str | FloatFormat) -> FloatFormat:
     if not isinstance(spec, str) or not spec:
         raise FormatError(f"unknown format {spec!r}")
     base, *opts = spec.lower().split(":")
+    params: dict[str, object]
     if base in NAMED_FORMATS:
-        fmt = NAMED_FORMATS[base]
+        named = NAMED_FORMATS[base]
+        params = {"exp_bits": named.exp_bits, "man_bits": named.man_bits, "bias": named.bias,
+                  "specials": named.specials, "subnormals": named.subnormals, "overflow": named.overflow}
     else:
         mt = re.fullmatch(r"e(\d+)m(\d+)", base)
         if not mt:
@@ -383,7 +386,8 @@ def get_format(spec: str | FloatFormat) -> FloatFormat:
             raise FormatError(f"unknown format {spec!r} (named: {known}; "
                               "or ExMy[:fn|:fnuz|:finite][:sat][:ftz][:bias=N])")
         e, m = int(mt[1]), int(mt[2])
-        fmt = FloatFormat(base, e, m, (1 << (e - 1)) - 1 if e >= 1 else 0, Specials.IEEE)
+        params = {"exp_bits": e, "man_bits": m, "bias": (1 << (e - 1)) - 1 if e >= 1 else 0,
+                  "specials": Specials.IEEE}
     changes: dict[str, object] = {}
     for opt in opts:
         if opt in ("fn", "fnuz", "finite", "ieee"):
@@ -399,6 +403,7 @@ def get_format(spec: str | FloatFormat) -> FloatFormat:
                 raise FormatError(f"bad bias in format {spec!r}") from None
         else:
             raise FormatError(f"unknown format option {opt!r} in {spec!r}")
-    if changes:
-        fmt = replace(fmt, name=spec.lower(), **changes)  # type: ignore[arg-type]
-    return fmt
+    if base in NAMED_FORMATS and not changes:
+        return NAMED_FORMATS[base]
+    # one construction with every option applied, so validation sees the final parameters
+    return FloatFormat(spec.lower(), **{**params, **changes})  # type: ignore[arg-type]

@@ -102,7 +102,8 @@ def to_fixed(fmt: FloatFormat, bits: np.ndarray, dtype: type = np.int64) -> np.n
     sig = np.where(e > 0, m + (1 << fmt.man_bits), m)
     sig = np.where(cls["zero"] | cls["nan"] | cls["inf"], 0, sig)
     shift = np.maximum(e, 1) - 1
-    return sig.astype(dtype) << shift.astype(dtype)
+    # np.asarray: with 0-d operands numpy returns Python scalars, which must stay exact ints
+    return np.asarray(sig.astype(dtype) << shift.astype(dtype), dtype=dtype)
 
 
 def fp_product_bits(fmt: FloatFormat) -> int:
@@ -116,10 +117,10 @@ def fp_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> Fi
     bx, by = operands(fmt, x, y)
     nbits = fp_product_bits(fmt)
     dt = fixed_dtype(nbits)
-    mag = to_fixed(fmt, bx, dt) * to_fixed(fmt, by, dt)
+    mag = np.asarray(to_fixed(fmt, bx, dt) * to_fixed(fmt, by, dt), dtype=dt)
     sign = ((bx ^ by) >> fmt.field_bits & 1).astype(bool)
     nan, inf, _ = multiply_specials(fmt, bx, by)
-    value = np.where(sign, -mag, mag)
-    value = np.where(nan | inf, 0, value).astype(dt)
+    value = np.asarray(np.where(sign, -mag, mag), dtype=dt)
+    value = np.asarray(np.where(nan | inf, 0, value), dtype=dt)
     return FixedProducts(value, 2 * fmt.quantum_exp, nan,
                          np.where(inf, np.where(sign, -1, 1), 0).astype(np.int8), nbits)

@@ -116,9 +116,9 @@ def lmul_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> 
     dead = zero | nan | inf
     s = np.where(dead, 2 << m, s)                 # any valid sum; masked below
     shift = (s >> m) + fmt.bias + m - 2
-    mag = ((1 << m) + (s & fmt.man_mask)).astype(dt) << shift.astype(dt)
+    mag = np.asarray(((1 << m) + (s & fmt.man_mask)).astype(dt) << shift.astype(dt), dtype=dt)
     sign = ((bx ^ by) >> fmt.field_bits & 1).astype(bool)
-    value = np.where(dead, 0, np.where(sign, -mag, mag)).astype(dt)
+    value = np.asarray(np.where(dead, 0, np.asarray(np.where(sign, -mag, mag), dtype=dt)), dtype=dt)
     return FixedProducts(value, 2 * fmt.quantum_exp, nan,
                          np.where(inf, np.where(sign, -1, 1), 0).astype(np.int8), nbits)
 
@@ -126,8 +126,8 @@ def lmul_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> 
 def lmul_value(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
     """float64 value of the unbounded L-Mul product (adder reading; no FTZ/overflow)."""
     p = lmul_product(fmt, x, y)
-    v = np.ldexp(p.value.astype(np.float64), p.lsb_exp)
-    v = np.where(p.inf != 0, p.inf * np.inf, v)
+    v = np.ldexp(np.asarray(p.value).astype(np.float64), p.lsb_exp)
+    v = np.where(p.inf > 0, np.inf, np.where(p.inf < 0, -np.inf, v))
     return np.where(p.nan, np.nan, v)
 
 
