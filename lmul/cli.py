@@ -78,9 +78,32 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """The main job. For now: the numerics comparison (synthesis reports come later)."""
-    args.out = args.out or "build/report"
-    return cmd_numerics(args)
+    """The main job: verification smoke, numerics and the full synthesis sweep into a folder."""
+    from lmul.report import default_sweep, quick_sweep, run_report
+
+    sweep = quick_sweep() if args.quick else default_sweep()
+    data = run_report(Path(args.out), sweep, workers=args.jobs, numerics_samples=args.samples,
+                      progress=None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True)))
+    print((Path(args.out) / "report.md").read_text())
+    failed = [r for r in data["results"] if "error" in r]
+    if failed:
+        print(f"lmul report: {len(failed)} synthesis jobs failed (see report.md)", file=sys.stderr)
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from lmul.designs import DesignParams
+    from lmul.formats import get_format
+    from lmul.scripts.synth import DesignPoint, run_points
+
+    get_format(args.format)
+    params = DesignParams(latency=args.latency, rows=args.size[0], cols=args.size[1], k_max=args.k_max)
+    point = DesignPoint(args.design, args.format, params, width=args.width)
+    res = run_points([(point, t) for t in args.target], workers=args.jobs,
+                     progress=lambda s: print(s, file=sys.stderr, flush=True))
+    import json
+    print(json.dumps({f"{n} {t}": r for (n, t), r in res.items()}, indent=1, sort_keys=True))
+    return 1 if any("error" in r for r in res.values()) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,20 +127,40 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="build/verilog", help="output folder (default build/verilog)")
     s.set_defaults(func=cmd_export)
 
-    for name, func, hlp in (("numerics", cmd_numerics, "print the L-Mul vs FP8 precision comparison"),
-                            ("report", cmd_report, "the main job: full report into a folder")):
-        s = sub.add_parser(name, help=hlp)
-        s.add_argument("--samples", type=_positive_int, default=1_000_000, help="random pairs (default 1e6)")
-        s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-        s.add_argument("--out", help="also write numerics.md/.json into this folder")
-        s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-        s.set_defaults(func=func)
+    s = sub.add_parser("numerics", help="print the L-Mul vs FP8 precision comparison")
+    s.add_argument("--samples", type=_positive_int, default=1_000_000, help="random pairs (default 1e6)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--out", help="also write numerics.md/.json into this folder")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    s.set_defaults(func=cmd_numerics)
+
+    s = sub.add_parser("report", help="the main job: smoke tests, numerics, synthesis sweep -> build/report")
+    s.add_argument("--out", default="build/report", help="report folder (default build/report)")
+    s.add_argument("--quick", action="store_true", help="small sweep (E4M3, 2x2 array, iCE40 only)")
+    s.add_argument("--jobs", type=_positive_int, default=None, help="parallel tool runs (default: cores)")
+    s.add_argument("--samples", type=_positive_int, default=1_000_000, help="numerics random pairs")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    s.set_defaults(func=cmd_report)
+
+    from lmul.scripts.synth import TARGETS
+    s = sub.add_parser("synth", help="synthesise one design point (cached)")
+    s.add_argument("--design", required=True, choices=[*DESIGNS, "int_multiplier", "int_adder"])
+    s.add_argument("--format", default="e4m3")
+    s.add_argument("--target", action="append", choices=TARGETS, help="repeatable (default: generic)")
+    s.add_argument("--latency", type=int, choices=[0, 1, 2], default=0)
+    s.add_argument("--size", type=_size, default=(4, 4))
+    s.add_argument("--k-max", type=_positive_int, default=256)
+    s.add_argument("--width", type=_positive_int, default=8, help="int_multiplier / int_adder width")
+    s.add_argument("--jobs", type=_positive_int, default=None)
+    s.set_defaults(func=cmd_synth, target=None)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "command", None) == "synth" and not args.target:
+        args.target = ["generic"]
     try:
         return int(args.func(args) or 0)
     except FormatError as exc:

