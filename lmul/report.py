@@ -178,7 +178,8 @@ def markdown(sweep: Sweep, res: dict, head: dict, versions: dict, smoke_res: dic
                  _pct(h["mac_pe_saving"])]
         for n in _all_sizes(sweep):
             lk, ek = f"array_{n}x{n}_lmul_transistors_per_mac", f"array_{n}x{n}_exact_transistors_per_mac"
-            cells += [f"{_num(h.get(lk), '{:,.0f}')} / {_num(h.get(ek), '{:,.0f}')}", _pct(h.get(f"array_{n}x{n}_saving"))]
+            cells += [f"{_num(h.get(lk), '{:,.0f}')} / {_num(h.get(ek), '{:,.0f}')}",
+                      _pct(h.get(f"array_{n}x{n}_saving"))]
         L.append("| " + " | ".join(cells) + " |")
     L += ["", f"The paper claims {PAPER_CLAIMS['element-wise']:.0%} less energy element-wise and "
           f"{PAPER_CLAIMS['dot product']:.0%} less for dot products, from this per-operation table "
