@@ -106,7 +106,7 @@ def smoke(progress: Callable[[str], None]) -> dict[str, str]:
                                  ("FP multiplier", FPMultiplier(fmt), fp_multiply(fmt, xs, ys))):
             got: list[int] = []
 
-            async def tb(ctx, dut=dut, got=got) -> None:
+            async def tb(ctx, dut=dut, got=got, xs=xs, ys=ys) -> None:
                 for a, b in zip(xs, ys, strict=True):
                     ctx.set(dut.a.as_value(), int(a))
                     ctx.set(dut.b.as_value(), int(b))

@@ -28,7 +28,7 @@ class IOHarness(wiring.Component):
         m.submodules.dut = dut = self.design
         ins: list[Value] = []
         outs: list[Value] = []
-        for path, member, value in dut.signature.flatten(dut):
+        for _path, member, value in dut.signature.flatten(dut):
             (ins if member.flow == wiring.In else outs).append(Value.cast(value))
         in_bits = Cat(*ins)
         out_bits = Cat(*outs)
