@@ -211,8 +211,9 @@ def markdown(sweep: Sweep, res: dict, head: dict, versions: dict, smoke_res: dic
                 L.append(f"| {n} | error: {r['error'].splitlines()[0][:60]} |")
                 continue
             p = res.get((n, targets[1]), {})
-            fmax = ("not run" if not p else f"error: {p['error'].splitlines()[0][:40]}" if "error" in p
-                    else "does not fit" if not p.get("fits") else _num(p.get("fmax_mhz"), "{:.1f}"))
+            fmax = ("not run" if not p else "does not fit" if p.get("fits") is False
+                    else f"error: {p['error'].splitlines()[0][:40]}" if "error" in p
+                    else _num(p.get("fmax_mhz"), "{:.1f}"))
             nodsp = ""
             if extra:
                 nd = res.get((n, "ecp5_nodsp"), {})

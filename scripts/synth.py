@@ -193,9 +193,10 @@ def _pnr(vtext: str, top: str, work: Path, timeout: float, family: str, seed: in
         _run(cmd, work, timeout)
     except SynthError as exc:
         msg = str(exc)
-        if "Unable to place" in msg or "resources" in msg.lower() or "too many" in msg.lower():
-            return {"fits": False, "error": msg.splitlines()[-1][:200]}
-        raise
+        err = next((ln for ln in msg.splitlines() if ln.startswith("ERROR:")), msg.splitlines()[-1])
+        if "Unable to place" in msg or "no BELs remaining" in msg or "too many" in msg.lower():
+            return {"fits": False, "reason": err[:200]}
+        raise SynthError(err[:300]) from None
     rep = json.loads((work / "r.json").read_text())
     fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
     util = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}
