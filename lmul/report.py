@@ -17,7 +17,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +40,9 @@ class Sweep:
     formats: list[str]
     array_sizes: dict[str, list[int]]
     k_max: int = 256
-    pnr_ice40_max_pes: int = 16          # arrays larger than this are not tried on the UP5K
+    # place and route arrays up to this many PEs (UP5K: a 4x4 E4M3 array needs ~8k LUTs of 5.3k;
+    # 8x8 arrays on ECP5 take tens of minutes each in nextpnr: `lmul synth --target ecp5_pnr` runs one)
+    pnr_max_pes: dict[str, int] = field(default_factory=lambda: {"ice40_pnr": 4, "ecp5_pnr": 16})
     targets: tuple[str, ...] = TARGETS
 
     def points(self) -> list[tuple[DesignPoint, str]]:
@@ -59,12 +61,12 @@ class Sweep:
                 for k in ("exact", "lmul"):
                     p = DesignPoint(f"systolic_array_{k}", name, DesignParams(rows=n, cols=n, k_max=self.k_max))
                     jobs += [(p, t) for t in synth_targets]
-                    jobs += [(p, t) for t in pnr_targets if t != "ice40_pnr" or n * n <= self.pnr_ice40_max_pes]
+                    jobs += [(p, t) for t in pnr_targets if n * n <= self.pnr_max_pes.get(t, 0)]
         return jobs
 
     def to_dict(self) -> dict:
         return {"formats": self.formats, "array_sizes": self.array_sizes, "k_max": self.k_max,
-                "targets": list(self.targets), "pnr_ice40_max_pes": self.pnr_ice40_max_pes}
+                "targets": list(self.targets), "pnr_max_pes": self.pnr_max_pes}
 
 
 def default_sweep() -> Sweep:
