@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from lmul.formats import FP32, FloatFormat, FormatError, encode, get_format
 from lmul.rtl.float_layout import FloatLayout
-from lmul.rtl.mac_cell import MacCell
+from lmul.rtl.mac_cell import MacCell, check_mac
 from lmul.rtl.rounding import round_to_format
 
 __all__ = ["AccRounder", "MacPE"]
@@ -68,6 +68,8 @@ class MacPE(wiring.Component):
                  k_max: int = 4096) -> None:
         self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
         self.kind, self.k_max = kind, k_max
+        check_mac(self.fmt, kind, k_max)               # validate before building sub-components
+        check_out_format(self.fmt, self.out_fmt)
         self.cell = MacCell(self.fmt, kind, k_max)
         self.rounder = AccRounder(self.fmt, self.out_fmt, self.cell.acc_bits)
         super().__init__({

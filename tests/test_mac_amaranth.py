@@ -14,6 +14,33 @@ from lmul.sim.mac_pe import dot
 from lmul.sim.systolic_array import matmul
 from lmul.sim.vectors import special_values
 
+
+async def drive(ctx, dut, beats: list, load, sample, rng: np.random.Generator, stall: float,
+                drain: int) -> None:
+    """Send ``beats`` on ``dut.i`` (``load(beat)`` sets the payload) with random input bubbles and
+    random ``o.ready``; ``sample()`` is called every cycle; then ``drain`` idle cycles."""
+    for beat in beats:
+        while rng.random() < stall:
+            ctx.set(dut.i.valid, 0)
+            ctx.set(dut.o.ready, int(rng.random() >= stall))
+            sample()
+            await ctx.tick()
+        ctx.set(dut.i.valid, 1)
+        load(beat)
+        while True:
+            ctx.set(dut.o.ready, int(rng.random() >= stall))
+            accepted = ctx.get(dut.i.ready)
+            sample()
+            await ctx.tick()
+            if accepted:
+                break
+    ctx.set(dut.i.valid, 0)
+    for _ in range(drain):
+        ctx.set(dut.o.ready, int(rng.random() >= stall))
+        sample()
+        await ctx.tick()
+
+
 MAC_CASES = [(E4M3, "exact", FP32), (E4M3, "lmul", FP32), (E5M2, "exact", BF16), (E5M2, "lmul", E4M3),
              (BF16, "exact", FP32), (BF16, "lmul", BF16), (E2M1, "lmul", E2M3), (E4M3FNUZ, "exact", E4M3)]
 
@@ -36,29 +63,14 @@ def test_mac_pe_dot_products(fmt: FloatFormat, kind: str, out: FloatFormat) -> N
             if ctx.get(dut.o.valid) and ctx.get(dut.o.ready):
                 got.append(ctx.get(dut.o.payload.as_value()))
 
-        for x, y in vecs:
-            for j in range(len(x)):
-                while rng.random() < 0.3:                       # input bubble
-                    ctx.set(dut.i.valid, 0)
-                    ctx.set(dut.o.ready, int(rng.integers(0, 2)))
-                    sample()
-                    await ctx.tick()
-                ctx.set(dut.i.valid, 1)
-                ctx.set(dut.i.p.a.as_value(), int(x[j]))
-                ctx.set(dut.i.p.b.as_value(), int(y[j]))
-                ctx.set(dut.i.p.last, j == len(x) - 1)
-                while True:
-                    ctx.set(dut.o.ready, int(rng.integers(0, 2)))
-                    accepted = ctx.get(dut.i.ready)
-                    sample()
-                    await ctx.tick()
-                    if accepted:
-                        break
-        ctx.set(dut.i.valid, 0)
-        for _ in range(60):
-            ctx.set(dut.o.ready, int(rng.integers(0, 2)))
-            sample()
-            await ctx.tick()
+        beats = [(x[j], y[j], j == len(x) - 1) for x, y in vecs for j in range(len(x))]
+
+        def load(beat: tuple) -> None:
+            ctx.set(dut.i.p.a.as_value(), int(beat[0]))
+            ctx.set(dut.i.p.b.as_value(), int(beat[1]))
+            ctx.set(dut.i.p.last, beat[2])
+
+        await drive(ctx, dut, beats, load, sample, rng, 0.3, 60)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -93,32 +105,16 @@ def test_systolic_array_tiles(fmt: FloatFormat, kind: str, out: FloatFormat, row
                 raw = ctx.get(dut.o.payload.as_value())
                 got.append(([(raw >> (c * w)) & ((1 << w) - 1) for c in range(cols)], ctx.get(dut.o.payload.row)))
 
-        for a, b in tiles:
-            k = a.shape[1]
-            for kk in range(k):
-                while rng.random() < stall:
-                    ctx.set(dut.i.valid, 0)
-                    ctx.set(dut.o.ready, int(rng.random() >= stall))
-                    sample()
-                    await ctx.tick()
-                ctx.set(dut.i.valid, 1)
-                for r in range(rows):
-                    ctx.set(dut.i.p.a[r].as_value(), int(a[r, kk]))
-                for c in range(cols):
-                    ctx.set(dut.i.p.b[c].as_value(), int(b[kk, c]))
-                ctx.set(dut.i.p.last, kk == k - 1)
-                while True:
-                    ctx.set(dut.o.ready, int(rng.random() >= stall))
-                    accepted = ctx.get(dut.i.ready)
-                    sample()
-                    await ctx.tick()
-                    if accepted:
-                        break
-        ctx.set(dut.i.valid, 0)
-        for _ in range(120):
-            ctx.set(dut.o.ready, int(rng.random() >= stall))
-            sample()
-            await ctx.tick()
+        beats = [(a[:, kk], b[kk, :], kk == a.shape[1] - 1) for a, b in tiles for kk in range(a.shape[1])]
+
+        def load(beat: tuple) -> None:
+            for r in range(rows):
+                ctx.set(dut.i.p.a[r].as_value(), int(beat[0][r]))
+            for c in range(cols):
+                ctx.set(dut.i.p.b[c].as_value(), int(beat[1][c]))
+            ctx.set(dut.i.p.last, beat[2])
+
+        await drive(ctx, dut, beats, load, sample, rng, stall, 120)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
