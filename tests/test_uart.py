@@ -68,7 +68,7 @@ def test_frame_error_glitch_and_overflow() -> None:
         ctx.set(rx.o.ready, 0)
         ctx.set(rx.rx, 1)
         await watch(20)
-        for bit in frame(0x3C, stop=0) + [1, 1]:        # bad stop bit: dropped, frame_error
+        for bit in [*frame(0x3C, stop=0), 1, 1]:        # bad stop bit: dropped, frame_error
             ctx.set(rx.rx, bit)
             await watch(divisor)
         assert flags["frame_error"] == 1 and not ctx.get(rx.o.valid)
@@ -78,7 +78,7 @@ def test_frame_error_glitch_and_overflow() -> None:
         await watch(3 * divisor)
         assert not ctx.get(rx.o.valid)
         for byte in (0xA5, 0x5A):                        # second byte arrives while the first waits
-            for bit in frame(byte) + [1]:
+            for bit in [*frame(byte), 1]:
                 ctx.set(rx.rx, bit)
                 await watch(divisor)
         assert flags["overflow"] == 1
@@ -87,7 +87,7 @@ def test_frame_error_glitch_and_overflow() -> None:
         await ctx.tick()
         received.append(0xA5)
         ctx.set(rx.o.ready, 0)
-        for bit in frame(0x81) + [1]:
+        for bit in [*frame(0x81), 1]:
             ctx.set(rx.rx, bit)
             await watch(divisor)
         assert ctx.get(rx.o.valid) and ctx.get(rx.o.payload) == 0x81
