@@ -106,6 +106,16 @@ def to_fixed(fmt: FloatFormat, bits: np.ndarray, dtype: type = np.int64) -> np.n
     return np.asarray(sig.astype(dtype) << shift.astype(dtype), dtype=dtype)
 
 
+def fixed_products(mag: np.ndarray, sign: np.ndarray, dead: np.ndarray, nan: np.ndarray, inf: np.ndarray,
+                   lsb_exp: int, bits: int) -> FixedProducts:
+    """Package unsigned product magnitudes as ``FixedProducts``: apply the sign, zero the
+    ``dead`` ones (zeros/specials), keep the dtype exact (0-d results stay numpy arrays)."""
+    dt = fixed_dtype(bits)
+    mag = np.asarray(mag, dtype=dt)
+    value = np.asarray(np.where(dead, 0, np.asarray(np.where(sign, -mag, mag), dtype=dt)), dtype=dt)
+    return FixedProducts(value, lsb_exp, nan, np.where(inf, np.where(sign, -1, 1), 0).astype(np.int8), bits)
+
+
 def fp_product_bits(fmt: FloatFormat) -> int:
     """Magnitude bits of the largest exact product (fixed point at ``2 * quantum_exp``)."""
     xmax = int(to_fixed(fmt, np.array([fmt.max_finite_field]), object)[0])
@@ -117,10 +127,7 @@ def fp_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> Fi
     bx, by = operands(fmt, x, y)
     nbits = fp_product_bits(fmt)
     dt = fixed_dtype(nbits)
-    mag = np.asarray(to_fixed(fmt, bx, dt) * to_fixed(fmt, by, dt), dtype=dt)
+    mag = to_fixed(fmt, bx, dt) * to_fixed(fmt, by, dt)
     sign = ((bx ^ by) >> fmt.field_bits & 1).astype(bool)
     nan, inf, _ = multiply_specials(fmt, bx, by)
-    value = np.asarray(np.where(sign, -mag, mag), dtype=dt)
-    value = np.asarray(np.where(nan | inf, 0, value), dtype=dt)
-    return FixedProducts(value, 2 * fmt.quantum_exp, nan,
-                         np.where(inf, np.where(sign, -1, 1), 0).astype(np.int8), nbits)
+    return fixed_products(mag, sign, nan | inf, nan, inf, 2 * fmt.quantum_exp, nbits)

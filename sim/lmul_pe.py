@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from lmul.formats import FloatFormat, FormatError, apply_overflow_and_sign
-from lmul.sim.fp_multiplier import FixedProducts, fixed_dtype, multiply_specials, operands
+from lmul.sim.fp_multiplier import FixedProducts, fixed_dtype, fixed_products, multiply_specials, operands
 
 __all__ = [
     "lmul",
@@ -116,11 +116,9 @@ def lmul_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> 
     dead = zero | nan | inf
     s = np.where(dead, 2 << m, s)                 # any valid sum; masked below
     shift = (s >> m) + fmt.bias + m - 2
-    mag = np.asarray(((1 << m) + (s & fmt.man_mask)).astype(dt) << shift.astype(dt), dtype=dt)
+    mag = ((1 << m) + (s & fmt.man_mask)).astype(dt) << shift.astype(dt)
     sign = ((bx ^ by) >> fmt.field_bits & 1).astype(bool)
-    value = np.asarray(np.where(dead, 0, np.asarray(np.where(sign, -mag, mag), dtype=dt)), dtype=dt)
-    return FixedProducts(value, 2 * fmt.quantum_exp, nan,
-                         np.where(inf, np.where(sign, -1, 1), 0).astype(np.int8), nbits)
+    return fixed_products(mag, sign, dead, nan, inf, 2 * fmt.quantum_exp, nbits)
 
 
 def lmul_value(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:

@@ -59,7 +59,12 @@ def accumulator_bits(fmt: FloatFormat, k: int, kind: ProductKind = "exact") -> i
     """Two's-complement accumulator width that cannot overflow for ``k`` products."""
     if not isinstance(k, int) or k < 1:
         raise FormatError(f"k must be a positive int, got {k!r}")
-    return product_bits(fmt, kind) + math.ceil(math.log2(k)) + 1
+    return sum_bits(product_bits(fmt, kind), k)
+
+
+def sum_bits(product_bits: int, k: int) -> int:
+    """Two's-complement bits of any sum of ``k`` signed values of ``product_bits`` magnitude bits."""
+    return product_bits + math.ceil(math.log2(k)) + 1
 
 
 def round_fixed(out: FloatFormat, value: np.ndarray, lsb_exp: int) -> np.ndarray:
@@ -87,7 +92,7 @@ def accumulate(out: FloatFormat, p: FixedProducts, axis: int) -> np.ndarray:
     """Sum products exactly along ``axis`` and round once to ``out`` (specials as above)."""
     k = p.value.shape[axis]
     value = p.value
-    if value.dtype != object and p.bits + math.ceil(math.log2(max(k, 1))) + 1 > 63:
+    if value.dtype != object and sum_bits(p.bits, max(k, 1)) > 63:
         value = value.astype(object)          # the exact sum may not fit int64
     total = value.sum(axis=axis)
     nan = p.nan.any(axis=axis) | ((p.inf > 0).any(axis=axis) & (p.inf < 0).any(axis=axis))
