@@ -11,7 +11,7 @@ from amaranth.lib import wiring
 
 from lmul.formats import FloatFormat, FormatError
 
-__all__ = ["DESIGNS", "DesignParams", "build_design", "export_design", "module_name"]
+__all__ = ["DESIGNS", "DesignParams", "build_design", "export_design", "identifier", "module_name"]
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,13 @@ DESIGNS: dict[str, Factory] = {
 SIZED = {"systolic_array_exact", "systolic_array_lmul", "matmul_engine_exact", "matmul_engine_lmul"}
 
 
+def identifier(fmt: FloatFormat) -> str:
+    """The format's name as a Verilog/file-safe identifier (``e4m3:sat`` -> ``e4m3_sat``)."""
+    return "".join(c if c.isalnum() else "_" for c in fmt.name)
+
+
 def module_name(design: str, fmt: FloatFormat, params: DesignParams) -> str:
-    safe = "".join(c if c.isalnum() else "_" for c in fmt.name)
+    safe = identifier(fmt)
     extra = f"_{params.rows}x{params.cols}" if design in SIZED else f"_l{params.latency}"
     return f"{design}_{safe}{extra}"
 

@@ -197,8 +197,6 @@ class MatmulEngine(wiring.Component):
                                 m.next = "DRAIN"
                         with m.Else():
                             m.d.sync += [jb_base.eq(jb_base + jk), cols_left.eq(cols_left - C)]
-                with m.If(self.res.valid & self.res.ready & final):
-                    m.next = "IDLE"      # (cannot happen before DRAIN; kept for safety)
             with m.State("DRAIN"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(self.res.valid & self.res.ready & final):

@@ -12,6 +12,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from lmul.designs import identifier
 from lmul.formats import FloatFormat, get_format
 from lmul.rtl.fp_multiplier import ExactProductLayout, FPMultiplier
 from lmul.rtl.lmul_pe import LMulPE
@@ -21,7 +22,7 @@ __all__ = ["MultiplierBench", "port_name"]
 
 def port_name(fmt: FloatFormat) -> str:
     """Verilog-safe port prefix of a format."""
-    return "".join(c if c.isalnum() else "_" for c in fmt.name)
+    return identifier(fmt)
 
 
 class MultiplierBench(wiring.Component):

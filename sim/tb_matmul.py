@@ -214,8 +214,7 @@ async def refused_commands(dut) -> None:
     d = dut
     for m, k, n in ((0, 1, 1), (1, 0, 1), (1, 1, 0), (env.m_max + 1, 1, 1), (1, env.k_max + 1, 1),
                     (1, 1, env.n_max + 1)):
-        if m > env.m_max + 1 or k > (1 << env.cmd_lay["k"].width) - 1 or n > (1 << env.cmd_lay["n"].width) - 1 \
-                or m > (1 << env.cmd_lay["m"].width) - 1:
+        if any(v >> env.cmd_lay[f].width for f, v in zip("mkn", (m, k, n), strict=True)):
             continue                                   # not representable in the command
         await FallingEdge(d.clk)
         d.cmd__payload.value = env.pack_cmd(m, k, n)

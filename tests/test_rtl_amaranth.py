@@ -11,12 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from amaranth.hdl import Value
 from amaranth.sim import Simulator
 
 from lmul.formats import BF16, E2M1, E4M3, E5M2, FP16, FloatFormat, FormatError, Specials, get_format
 from lmul.rtl.fp_multiplier import FPMultiplier
+from lmul.rtl.int_reference import IntAdder, IntMultiplier
 from lmul.rtl.lmul_pe import LMulPE
 from lmul.sim.fp_multiplier import fp_multiply, fp_product
+from lmul.sim.int_reference import int_add, int_multiply
 from lmul.sim.lmul_pe import lmul
 from lmul.sim.vectors import special_values
 
@@ -39,8 +42,8 @@ def simulate(dut, x: np.ndarray, y: np.ndarray, read, latency: int, name: str) -
     async def tb(ctx) -> None:
         for i in range(len(x) + latency):
             if i < len(x):
-                ctx.set(dut.a.as_value(), int(x[i]))
-                ctx.set(dut.b.as_value(), int(y[i]))
+                ctx.set(Value.cast(dut.a), int(x[i]))
+                ctx.set(Value.cast(dut.b), int(y[i]))
             if latency == 0:
                 got.append(read(ctx))
             else:
@@ -95,6 +98,17 @@ def test_fp_multiplier_exact(fmt: FloatFormat) -> None:
     assert [g[0] for g in got] == [int(v) for v in gold.value]
     assert [g[1] for g in got] == list(gold.nan)
     assert [g[2] for g in got] == list(gold.inf != 0)
+
+
+@pytest.mark.parametrize("latency", [0, 2])
+@pytest.mark.parametrize(("cls", "gold"), [(IntMultiplier, int_multiply), (IntAdder, int_add)])
+def test_int_references(cls: type, gold, latency: int) -> None:
+    width = 5
+    codes = np.arange(1 << width)
+    x, y = (g.ravel() for g in np.meshgrid(codes, codes, indexing="ij"))
+    dut = cls(width, latency)
+    got = simulate(dut, x, y, lambda ctx: ctx.get(dut.o), latency, f"{cls.__name__}_{latency}")
+    assert got == list(gold(x, y))
 
 
 def test_bad_parameters() -> None:
