@@ -63,10 +63,9 @@ def classify(m: Module, fmt: FloatFormat, v: data.View, name: str) -> Classes:
 
 def special_result(m: Module, fmt: FloatFormat, cx: Classes, cy: Classes) -> tuple[Signal, Value]:
     """(is_special, bits): NaN/Inf results of ``x * y`` per the project's NaN rule
-    (NaN sign from ``y`` if NaN, else ``x`` if NaN, else 1 for an invalid 0 × Inf)."""
-    x_zero = cx.zero | cx.sub if not fmt.subnormals else cx.zero
-    y_zero = cy.zero | cy.sub if not fmt.subnormals else cy.zero
-    return _specials(m, fmt, cx, cy, x_zero, y_zero)
+    (NaN sign from ``y`` if NaN, else ``x`` if NaN, else 1 for an invalid 0 × Inf).
+    ``classify`` already counts subnormals as zero when the format has them off (DAZ)."""
+    return _specials(m, fmt, cx, cy, cx.zero, cy.zero)
 
 
 def special_result_daz(m: Module, fmt: FloatFormat, cx: Classes, cy: Classes) -> tuple[Signal, Value]:

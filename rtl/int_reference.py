@@ -13,19 +13,16 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from lmul.formats import FormatError
+from lmul.rtl.latency import check_latency, drive_output, register_inputs
 
 __all__ = ["IntAdder", "IntMultiplier"]
 
 
 class _IntOp(wiring.Component):
-    out_extra: int
-
     def __init__(self, width: int, latency: int = 0) -> None:
         if not isinstance(width, int) or not 1 <= width <= 256:
             raise FormatError(f"integer width must be in 1..256, got {width!r}")
-        if latency not in (0, 1, 2):
-            raise FormatError(f"latency must be 0, 1 or 2, got {latency!r}")
-        self.width, self.latency = width, latency
+        self.width, self.latency = width, check_latency(type(self).__name__, latency)
         super().__init__({"a": In(width), "b": In(width), "o": Out(self.out_width(width))})
 
     @staticmethod
@@ -37,13 +34,8 @@ class _IntOp(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        a, b = self.a, self.b
-        if self.latency == 2:
-            a_r, b_r = Signal.like(a), Signal.like(b)
-            m.d.sync += [a_r.eq(a), b_r.eq(b)]
-            a, b = a_r, b_r
-        dom = m.d.sync if self.latency >= 1 else m.d.comb
-        dom += self.o.eq(self.op(a, b))
+        a, b = register_inputs(m, self.latency, self.a, self.b)
+        drive_output(m, self.latency, self.o, self.op(a, b))
         return m
 
 

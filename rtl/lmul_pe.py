@@ -15,8 +15,10 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lmul.formats import FloatFormat, FormatError, get_format
+from lmul.formats import FloatFormat, get_format
 from lmul.rtl.float_layout import FloatLayout, classify, pack_result, special_result_daz
+from lmul.rtl.latency import check_latency, drive_output, register_inputs
+from lmul.rtl.rounding import signed_width
 from lmul.sim.lmul_pe import check_lmul_format, lmul_constant
 
 __all__ = ["LMulPE", "sum_shape"]
@@ -25,11 +27,7 @@ __all__ = ["LMulPE", "sum_shape"]
 def sum_shape(fmt: FloatFormat) -> signed:
     """Signed shape holding every adder output ``F_a + F_b + C`` (and the pre-biased ``b``)."""
     c = lmul_constant(fmt)
-    lo, hi = min(0, c), 2 * fmt.field_mask + max(c, 0)
-    width = 2
-    while not (-(1 << (width - 1)) <= lo and hi < (1 << (width - 1))):
-        width += 1
-    return signed(width)
+    return signed(signed_width(min(0, c), 2 * fmt.field_mask + max(c, 0)))
 
 
 class LMulPE(wiring.Component):
@@ -38,20 +36,14 @@ class LMulPE(wiring.Component):
     def __init__(self, fmt: FloatFormat | str, *, latency: int = 0) -> None:
         self.fmt = fmt = get_format(fmt)
         check_lmul_format(fmt)
-        if latency not in (0, 1, 2):
-            raise FormatError(f"LMulPE latency must be 0, 1 or 2, got {latency!r}")
-        self.latency = latency
+        self.latency = check_latency("LMulPE", latency)
         super().__init__({"a": In(FloatLayout(fmt)), "b": In(FloatLayout(fmt)), "o": Out(FloatLayout(fmt))})
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
         fmt = self.fmt
         mb = fmt.man_bits
-        a, b, o = self.a, self.b, self.o
-        if self.latency == 2:
-            a_r, b_r = Signal.like(a), Signal.like(b)
-            m.d.sync += [a_r.eq(a), b_r.eq(b)]
-            a, b = a_r, b_r
+        a, b = register_inputs(m, self.latency, self.a, self.b)
 
         s = Signal(sum_shape(fmt))
         cx, cy = classify(m, fmt, a, "a"), classify(m, fmt, b, "b")
@@ -65,8 +57,5 @@ class LMulPE(wiring.Component):
             over.eq(s > fmt.max_finite_field),
         ]
         res = pack_result(m, fmt, s.as_unsigned(), over, zero, cx.sign ^ cy.sign, special, special_bits)
-        if self.latency >= 1:
-            m.d.sync += o.eq(res)
-        else:
-            m.d.comb += o.eq(res)
+        drive_output(m, self.latency, self.o, res)
         return m

@@ -117,16 +117,10 @@ class MacCell(wiring.Component):
         """Unbounded L-Mul product ``(2**m + S mod 2**m) << ((S >> m) + bias + m - 2)``."""
         fmt = self.fmt
         mb = fmt.man_bits
-        pa = prebias(m, fmt, self.a, "a")
-        if self.prebiased:
-            pb = self.b
-            s = Signal(sum_shape(fmt))
-            m.d.comb += s.eq(self.a.as_value()[:fmt.field_bits] + pb.field)
-        else:
-            pb = prebias(m, fmt, self.b, "b")
-            s = Signal(sum_shape(fmt))
-            m.d.comb += s.eq(self.a.as_value()[:fmt.field_bits] + self.b.as_value()[:fmt.field_bits]
-                             + lmul_constant(fmt))
+        pa = prebias(m, fmt, self.a, "a")              # (only its flags are used)
+        pb = self.b if self.prebiased else prebias(m, fmt, self.b, "b")
+        s = Signal(sum_shape(fmt))
+        m.d.comb += s.eq(self.a.as_value()[:fmt.field_bits] + pb.field)     # F_a + (F_b + C)
         zero = pa.zero | pb.zero
         nan = pa.nan | pb.nan | (pa.inf & pb.zero) | (pb.inf & pa.zero)
         m.d.comb += [p_nan.eq(nan), p_inf.eq((pa.inf | pb.inf) & ~nan), p_sign.eq(pa.sign ^ pb.sign)]
