@@ -228,6 +228,16 @@ class FloatFormat:
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def spec(self) -> str:
+        """A ``get_format`` spec that rebuilds exactly these parameters (name aside)."""
+        spec = f"e{self.exp_bits}m{self.man_bits}:{self.specials.value}:bias={self.bias}"
+        return spec + (":sat" if self.overflow is Overflow.SATURATE else "") + ("" if self.subnormals else ":ftz")
+
+    def same_as(self, other: FloatFormat) -> bool:
+        """Same parameters (the name is ignored)."""
+        return replace(self, name=other.name) == other
+
     def describe(self) -> str:
         ovf = "saturate" if self.saturates else ("inf" if self.has_inf else "nan")
         return (f"{self.name}: E{self.exp_bits}M{self.man_bits} bias={self.bias} "

@@ -7,9 +7,13 @@ place, there is one rounding per element).
 
 Streams:
 
-* ``cmd`` ``{m, k, n}``: starts a job. Out-of-range dimensions are refused: the command is
-  consumed, ``error`` is set (until the next command) and no data is expected.
-* ``data``: then ``m*k`` elements of A (row-major), then ``k*n`` elements of B (row-major).
+* ``cmd`` ``{m, k, n, op}``: starts a job. ``op`` (``Op``) is ``FULL``: ``data`` then carries
+  ``m*k`` elements of A (row-major) and ``k*n`` elements of B (row-major), and C is computed;
+  ``WEIGHTS``: ``data`` carries B only (K×N; ``m`` ignored), kept for later ``RUN``s; ``RUN``:
+  ``data`` carries A only (``m``×K; ``k``, ``n`` ignored) and C = A @ (the B last loaded).
+  Out-of-range dimensions, an unknown ``op`` or a ``RUN`` with no B loaded are refused: the
+  command is consumed, ``error`` is set (until the next command) and no data is expected.
+  ``weights_ok`` is high while a complete B is loaded (a ``FULL`` job loads one too).
 * ``res``: one beat per output row segment: ``{i, j0, c[cols], last}`` holds
   ``C[i, j0 : j0+cols]`` (entries at ``j >= n`` are padding); beats come tile by tile
   (row blocks outer, column blocks inner, rows in order), ``last`` on the job's final beat.
@@ -24,6 +28,8 @@ results dropped.
 
 from __future__ import annotations
 
+import enum
+
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
@@ -33,7 +39,13 @@ from lmul.formats import FP32, FloatFormat, FormatError, get_format
 from lmul.rtl.float_layout import FloatLayout
 from lmul.rtl.systolic_array import SystolicArray
 
-__all__ = ["MatmulEngine", "cmd_layout", "res_layout"]
+__all__ = ["MatmulEngine", "Op", "cmd_layout", "res_layout"]
+
+
+class Op(enum.IntEnum):
+    FULL = 0
+    WEIGHTS = 1
+    RUN = 2
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -41,7 +53,7 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 def cmd_layout(m_max: int, k_max: int, n_max: int) -> data.StructLayout:
-    return data.StructLayout({"m": range(m_max + 1), "k": range(k_max + 1), "n": range(n_max + 1)})
+    return data.StructLayout({"m": range(m_max + 1), "k": range(k_max + 1), "n": range(n_max + 1), "op": 2})
 
 
 def res_layout(out_fmt: FloatFormat, cols: int, m_max: int, n_max: int) -> data.StructLayout:
@@ -63,7 +75,7 @@ class MatmulEngine(wiring.Component):
             "cmd": In(stream.Signature(cmd_layout(m_max, k_max, n_max))),
             "data": In(stream.Signature(FloatLayout(self.fmt))),
             "res": Out(stream.Signature(res_layout(self.out_fmt, cols, m_max, n_max))),
-            "busy": Out(1), "error": Out(1),
+            "busy": Out(1), "error": Out(1), "weights_ok": Out(1),
         })
 
     def elaborate(self, platform: object) -> Module:
@@ -140,18 +152,34 @@ class MatmulEngine(wiring.Component):
             with m.Else():
                 m.d.sync += o_j0.eq(o_j0 + C)
 
+        op = Signal(2)
+
+        def start_compute() -> None:
+            m.d.sync += [ib_base.eq(0), jb_base.eq(0), ck.eq(0), rows_left.eq(jm), cols_left.eq(jn),
+                         o_i.eq(0), o_j0.eq(0), o_rows_left.eq(jm)]
+            m.next = "COMPUTE"
+
         m.d.comb += self.busy.eq(0)
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.cmd.ready.eq(1)
                 with m.If(self.cmd.valid):
                     p = self.cmd.p
-                    bad = ((p.m == 0) | (p.k == 0) | (p.n == 0) | (p.m > self.m_max) | (p.k > self.k_max)
-                           | (p.n > self.n_max))
-                    m.d.sync += [self.error.eq(bad), jm.eq(p.m), jk.eq(p.k), jn.eq(p.n),
-                                 kk.eq(0), cnt.eq(0), bank.eq(0), base.eq(0)]
+                    bad_m = (p.m == 0) | (p.m > self.m_max)
+                    bad_kn = (p.k == 0) | (p.n == 0) | (p.k > self.k_max) | (p.n > self.n_max)
+                    bad = Mux(p.op == Op.FULL, bad_m | bad_kn,
+                              Mux(p.op == Op.WEIGHTS, bad_kn,
+                                  Mux(p.op == Op.RUN, bad_m | ~self.weights_ok, 1)))
+                    m.d.sync += [self.error.eq(bad), kk.eq(0), cnt.eq(0), bank.eq(0), base.eq(0)]
                     with m.If(~bad):
+                        m.d.sync += op.eq(p.op)
+                        with m.If(p.op != Op.RUN):
+                            m.d.sync += [jk.eq(p.k), jn.eq(p.n), self.weights_ok.eq(0)]
+                        with m.If(p.op != Op.WEIGHTS):
+                            m.d.sync += jm.eq(p.m)
                         m.next = "LOAD_A"
+                        with m.If(p.op == Op.WEIGHTS):
+                            m.next = "LOAD_B"
             with m.State("LOAD_A"):
                 m.d.comb += [self.busy.eq(1), self.data.ready.eq(1)]
                 with m.If(self.data.valid):
@@ -164,7 +192,10 @@ class MatmulEngine(wiring.Component):
                             m.d.sync += [bank.eq(0), base.eq(base + jk)]
                         with m.If(cnt == jm - 1):
                             m.d.sync += [cnt.eq(0), bank.eq(0), base.eq(0)]
-                            m.next = "LOAD_B"
+                            with m.If(op == Op.RUN):
+                                start_compute()
+                            with m.Else():
+                                m.next = "LOAD_B"
             with m.State("LOAD_B"):
                 m.d.comb += [self.busy.eq(1), self.data.ready.eq(1)]
                 with m.If(self.data.valid):
@@ -176,9 +207,11 @@ class MatmulEngine(wiring.Component):
                     with m.If(cnt == jn - 1):
                         m.d.sync += [cnt.eq(0), bank.eq(0), base.eq(0), kk.eq(kk + 1)]
                         with m.If(kk == jk - 1):
-                            m.d.sync += [ib_base.eq(0), jb_base.eq(0), ck.eq(0), rows_left.eq(jm),
-                                         cols_left.eq(jn), o_i.eq(0), o_j0.eq(0), o_rows_left.eq(jm)]
-                            m.next = "COMPUTE"
+                            m.d.sync += self.weights_ok.eq(1)
+                            with m.If(op == Op.WEIGHTS):
+                                m.next = "IDLE"
+                            with m.Else():
+                                start_compute()
             with m.State("COMPUTE"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(rd_en):

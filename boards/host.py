@@ -1,0 +1,217 @@
+"""Host driver for a board running ``MatmulBoard``: ``LMulDevice(transport).matmul(A, B)``.
+
+Transports have ``write(bytes)``, ``read(timeout) -> bytes`` (whatever arrived, waiting up to
+``timeout`` seconds for the first byte) and ``byte_time`` (seconds per byte). ``SerialTransport``
+wraps pyserial for a real board; ``lmul.sim.board_sim.SimulatedBoard`` is the simulated one.
+
+Reliability: every request carries a sequence number (1..255); a reply is accepted only with the
+matching number, stale or corrupted frames are dropped, and a request is resent after an error
+reply about the frame itself (CRC, timeout, garbage) or when no reply comes in time. All
+commands are idempotent, so a resend cannot duplicate an effect.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from lmul.formats import FloatFormat, FormatError
+from lmul.sim.host_link import (
+    ERROR,
+    OK,
+    Cmd,
+    Err,
+    Frame,
+    FrameDecoder,
+    LinkConfig,
+    LinkError,
+    Status,
+    encode_frame,
+    pack_elements,
+    unpack_elements,
+)
+from lmul.sim.systolic_array import matmul as golden_matmul
+
+__all__ = ["LMulDevice", "SerialTransport", "Transport", "as_bits"]
+
+RETRYABLE = {Err.HEADER_CRC, Err.PAYLOAD_CRC, Err.TIMEOUT, Err.GARBAGE}
+
+
+class Transport(Protocol):
+    byte_time: float
+
+    def write(self, data: bytes) -> None: ...
+
+    def read(self, timeout: float) -> bytes: ...
+
+
+class SerialTransport:
+    """A serial port (pyserial), 8N1."""
+
+    def __init__(self, port: str, baud: int = 115200) -> None:
+        try:
+            import serial
+        except ImportError:
+            raise LinkError("pyserial is not installed (pip install pyserial)") from None
+        try:
+            self.port = serial.Serial(port, baud, timeout=0)
+        except (serial.SerialException, ValueError) as e:
+            raise LinkError(f"cannot open {port}: {e}") from None
+        self.byte_time = 10 / baud
+
+    def write(self, data: bytes) -> None:
+        self.port.write(data)
+        self.port.flush()
+
+    def read(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        out = b""
+        while True:
+            chunk = self.port.read(4096)
+            out += chunk
+            if out and not chunk:
+                return out
+            if not out and time.monotonic() >= deadline:
+                return b""
+            time.sleep(min(0.001, 4 * self.byte_time))
+
+    def close(self) -> None:
+        self.port.close()
+
+
+def as_bits(x: np.ndarray, fmt: FloatFormat) -> np.ndarray:
+    """Bit patterns of ``fmt`` from integer patterns or a float array of the same width
+    (e.g. an ml_dtypes ``float8_e4m3fn`` array); int64 result, encodings checked."""
+    x = np.asarray(x)
+    if x.dtype.kind == "V" or (x.dtype.kind == "f" and x.dtype.itemsize == 2):
+        if x.dtype.itemsize * 8 < fmt.width:
+            raise FormatError(f"a {x.dtype} array cannot hold {fmt.name} values")
+        x = x.view(f"u{x.dtype.itemsize}")
+    elif x.dtype.kind not in "ui":
+        raise FormatError(f"expected {fmt.name} bit patterns or an ml_dtypes array, got dtype {x.dtype} "
+                          "(quantise with lmul.formats.encode first)")
+    return fmt.check_bits(x)
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    retries: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class LMulDevice:
+    def __init__(self, transport: Transport, retries: int = 8, base_timeout: float | None = None) -> None:
+        self.t = transport
+        self.retries = retries
+        self.base_timeout = base_timeout if base_timeout is not None else 400 * transport.byte_time + 0.05
+        self.decoder = FrameDecoder()
+        self.seq = 0
+        self.stats = Stats()
+        self.config: LinkConfig = self.status().config
+
+    # ---- requests ----------------------------------------------------------------------------
+    def _next_seq(self) -> int:
+        self.seq = self.seq % 255 + 1
+        return self.seq
+
+    def request(self, cmd: Cmd, payload: bytes = b"", reply_bytes: int = 0) -> bytes:
+        """Send a request until a matching OK reply arrives; its payload. Raises ``LinkError``."""
+        seq = self._next_seq()
+        frame = encode_frame(cmd, seq, payload)
+        timeout = self.base_timeout + 3 * (len(frame) + reply_bytes) * self.t.byte_time
+        self.stats.requests += 1
+        last = "no reply"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats.retries += 1
+            self.decoder = FrameDecoder()       # drop partial frames from earlier attempts
+            self.t.write(frame)
+            reply = self._await(seq, timeout)
+            if reply is None:
+                last = "no reply (timeout)"
+                continue
+            if reply.cmd == ERROR:
+                code = Err(reply.payload[0]) if reply.payload and reply.payload[0] in Err._value2member_map_ else None
+                name = code.name if code else f"code {reply.payload[:1].hex()}"
+                self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
+                if code in RETRYABLE:
+                    last = f"device error {name}"
+                    continue
+                raise LinkError(f"{cmd.name} rejected by the device: {name}")
+            if reply.cmd != cmd | OK:
+                last = f"unexpected reply 0x{reply.cmd:02x}"
+                continue
+            return reply.payload
+        raise LinkError(f"{cmd.name} failed after {self.retries + 1} attempts: {last}")
+
+    def _await(self, seq: int, timeout: float) -> Frame | None:
+        for _ in range(64):                  # bounded: stale/garbage frames cannot keep us here
+            data = self.t.read(timeout)
+            if not data:
+                return None
+            for fr in self.decoder.feed(data):
+                if fr.seq == seq:
+                    return fr
+        return None
+
+    # ---- commands ----------------------------------------------------------------------------
+    def status(self) -> Status:
+        return Status.parse(self.request(Cmd.STATUS, reply_bytes=64))
+
+    def load_weights(self, b: np.ndarray) -> None:
+        cfg = self.config
+        b = as_bits(b, cfg.fmt)
+        if b.ndim != 2 or not (1 <= b.shape[0] <= cfg.k_max and 1 <= b.shape[1] <= cfg.n_max):
+            raise FormatError(f"weights must be K×N with K <= {cfg.k_max}, N <= {cfg.n_max}; got {b.shape}")
+        self.request(Cmd.LOAD_WEIGHTS, struct.pack("<HH", *b.shape) + pack_elements(b.ravel(), cfg.eb))
+
+    def run(self, a: np.ndarray) -> None:
+        cfg = self.config
+        a = as_bits(a, cfg.fmt)
+        if a.ndim != 2 or not 1 <= a.shape[0] <= cfg.m_max:
+            raise FormatError(f"activations must be M×K with M <= {cfg.m_max}; got {a.shape}")
+        self.request(Cmd.RUN, struct.pack("<H", a.shape[0]) + pack_elements(a.ravel(), cfg.eb))
+
+    def read_results(self) -> np.ndarray:
+        cfg = self.config
+        p = self.request(Cmd.READ_RESULTS, reply_bytes=cfg.max_result)
+        m, n = struct.unpack_from("<HH", p)
+        if len(p) != 4 + m * n * cfg.ob:
+            raise LinkError(f"READ_RESULTS: {len(p)} payload bytes for a {m}×{n} result")
+        return unpack_elements(p[4:], cfg.ob).reshape(m, n)
+
+    def matmul(self, a: np.ndarray, b: np.ndarray, check: bool = True) -> np.ndarray:
+        """``C = A @ B`` on the board (bit patterns of ``out_fmt``), tiled over M (``m_max``) and
+        N (``n_max``). K must be at most ``k_max``: splitting K would add a second rounding and
+        is left to the caller. ``check``: compare every tile with the golden model."""
+        cfg = self.config
+        a, b = as_bits(a, cfg.fmt), as_bits(b, cfg.fmt)
+        if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0] or a.shape[1] == 0:
+            raise FormatError(f"matmul needs A (M×K) and B (K×N), got {a.shape} and {b.shape}")
+        if a.shape[1] > cfg.k_max:
+            raise FormatError(f"K = {a.shape[1]} exceeds the board's k_max = {cfg.k_max} (one rounding per "
+                              "result; split K yourself if a second rounding is acceptable)")
+        out = np.zeros((a.shape[0], b.shape[1]), dtype=np.int64)
+        for j in range(0, b.shape[1], cfg.n_max):
+            bt = b[:, j: j + cfg.n_max]
+            self.load_weights(bt)
+            for i in range(0, a.shape[0], cfg.m_max):
+                at = a[i: i + cfg.m_max]
+                self.run(at)
+                c = self.read_results()
+                if c.shape != (at.shape[0], bt.shape[1]):
+                    raise LinkError(f"board returned a {c.shape} tile, expected {(at.shape[0], bt.shape[1])}")
+                if check:
+                    ref = golden_matmul(cfg.fmt, at, bt, cfg.out_fmt, cfg.kind).astype(np.int64)
+                    bad = np.argwhere(c != ref)
+                    if len(bad):
+                        r, s = bad[0]
+                        raise LinkError(f"board result differs from the golden model at C[{i + r}, {j + s}]: "
+                                        f"0x{c[r, s]:x} != 0x{ref[r, s]:x} ({len(bad)} mismatches in the tile)")
+                out[i: i + at.shape[0], j: j + bt.shape[1]] = c
+        return out

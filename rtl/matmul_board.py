@@ -1,0 +1,44 @@
+"""The board design: UART <-> ``HostLink`` <-> ``MatmulEngine`` (twin: ``lmul.sim.host_link.HostLinkModel``).
+
+``MatmulBoard(cfg, divisor, timeout_cycles)`` has two pins: ``rx`` (from the host, idle high)
+and ``tx`` (to the host). 8N1 at ``f_clk / divisor`` baud; the protocol is the one of
+``lmul.sim.host_link``. Everything runs in the ``sync`` domain; a synchronous reset clears the
+link and the engine (loaded weights and results are forgotten).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from lmul.rtl.host_link import HostLink
+from lmul.rtl.matmul_engine import MatmulEngine
+from lmul.rtl.uart import UARTRx, UARTTx
+from lmul.sim.host_link import LinkConfig
+
+__all__ = ["MatmulBoard"]
+
+
+class MatmulBoard(wiring.Component):
+    def __init__(self, cfg: LinkConfig, divisor: int, timeout_cycles: int) -> None:
+        self.cfg = cfg
+        self.uart_rx, self.uart_tx = UARTRx(divisor), UARTTx(divisor)
+        self.link = HostLink(cfg, timeout_cycles)
+        self.engine = MatmulEngine(cfg.fmt, cfg.kind, cfg.rows, cfg.cols, cfg.out_fmt, cfg.m_max, cfg.k_max,
+                                   cfg.n_max)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        m.submodules.uart_rx = urx = self.uart_rx
+        m.submodules.uart_tx = utx = self.uart_tx
+        m.submodules.link = link = self.link
+        m.submodules.engine = eng = self.engine
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
+        wiring.connect(m, urx.o, link.rx)
+        wiring.connect(m, link.tx, utx.i)
+        wiring.connect(m, link.cmd, eng.cmd)
+        wiring.connect(m, link.data, eng.data)
+        wiring.connect(m, eng.res, link.res)
+        return m
