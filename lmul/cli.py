@@ -82,13 +82,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     from lmul.report import default_sweep, quick_sweep, run_report
 
     sweep = quick_sweep() if args.quick else default_sweep()
-    data = run_report(Path(args.out), sweep, workers=args.jobs, numerics_samples=args.samples,
+    data = run_report(Path(args.out), sweep, workers=args.jobs, numerics_samples=args.samples, paper_quick=args.quick,
                       progress=None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True)))
     print((Path(args.out) / "report.md").read_text())
     failed = [r for r in data["results"] if "error" in r and r.get("fits") is not False]
     if failed:
         print(f"lmul report: {len(failed)} synthesis jobs failed (see report.md)", file=sys.stderr)
     return 0
+
+
+def cmd_paper(args: argparse.Namespace) -> int:
+    """Issue 7: the paper's claims against our golden models and gates -> paper.md/.json + plots."""
+    from lmul import paper
+    try:
+        return paper.main(Path(args.out), samples=args.samples, seed=args.seed, quick=args.quick, gates=args.gates,
+                          report_json=Path(args.report_json), workers=args.jobs, quiet=args.quiet)
+    except paper.PaperError as exc:
+        print(f"lmul: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -141,6 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--samples", type=_positive_int, default=1_000_000, help="numerics random pairs")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("paper", help="reproduce the paper's precision, cost and energy claims -> build/paper")
+    s.add_argument("--out", default="build/paper", help="output folder (default build/paper)")
+    s.add_argument("--samples", type=_positive_int, default=None, help="random pairs per distribution (1e6; quick 1e5)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--quick", action="store_true", help="fewer samples, small matmuls, no arrays/FP32 synthesis")
+    s.add_argument("--gates", choices=["auto", "synth", "none"], default="auto",
+                   help="gate counts: auto = --report-json if present, synthesise what is missing (cached); "
+                        "synth = synthesise all (cached); none = skip")
+    s.add_argument("--report-json", default="build/report/report.json", help="a previous `lmul report` JSON")
+    s.add_argument("--jobs", type=_positive_int, default=None, help="parallel synthesis runs (default: cores)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    s.set_defaults(func=cmd_paper)
 
     from lmul.scripts.synth import TARGETS
     s = sub.add_parser("synth", help="synthesise one design point (cached)")

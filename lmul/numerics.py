@@ -42,10 +42,19 @@ class Stats:
 
     @classmethod
     def of(cls, approx: np.ndarray, exact: np.ndarray) -> Stats:
-        ok = (exact != 0) & np.isfinite(exact)
-        rel = np.abs(approx[ok] - exact[ok]) / np.abs(exact[ok])
+        return cls.of_errors(relative_error(approx, exact))
+
+    @classmethod
+    def of_errors(cls, rel: np.ndarray) -> Stats:
+        """Statistics of an array of relative errors."""
         return cls(float(rel.mean()), float(np.median(rel)), float(np.quantile(rel, 0.99)),
-                   float(rel.max()), int(ok.sum()))
+                   float(rel.max()), int(rel.size))
+
+
+def relative_error(approx: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """``|approx - exact| / |exact|`` where ``exact`` is finite and nonzero (other elements dropped)."""
+    ok = (exact != 0) & np.isfinite(exact)
+    return np.abs(approx[ok] - exact[ok]) / np.abs(exact[ok])
 
 
 @dataclass

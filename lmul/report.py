@@ -305,7 +305,9 @@ def plots(out: Path, sweep: Sweep, res: dict, head: dict) -> list[str]:
 
 
 def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_samples: int = 1_000_000,
-               progress: Callable[[str], None] | None = None, timeout: float = 3600) -> dict:
+               progress: Callable[[str], None] | None = None, timeout: float = 3600, paper_quick: bool = False) -> dict:
+    """Smoke, numerics, synthesis sweep and the paper-claims section (``lmul.paper``, from this sweep's
+    gates; ``paper_quick``: its quick variant) into ``out``; returns what ``report.json`` holds."""
     progress = progress or (lambda s: print(s, file=sys.stderr, flush=True))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -326,13 +328,17 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
     head = summarize(sweep, res)
     versions = tool_versions()
     files = plots(out, sweep, res, head)
-    md = markdown(sweep, res, head, versions, smoke_res, numerics_md)
+    from lmul import paper
+    progress("paper claims (lmul paper) ...")
+    paper_data = paper.run(samples=numerics_samples or 100_000, quick=paper_quick, sweep=sweep, results=res,
+                           workers=workers, progress=progress)
+    md = markdown(sweep, res, head, versions, smoke_res, numerics_md) + "\n" + paper.write(out, paper_data)
     (out / "report.md").write_text(md)
     points = {p.name: p.to_dict() for p, _ in jobs}
     data = {"tool_versions": versions, "sweep": sweep.to_dict(), "smoke": smoke_res, "headline": head,
             "paper": {"energy_pj": PAPER_ENERGY_PJ, "claims": PAPER_CLAIMS},
             "results": [{**points[n], "target": t, **r} for (n, t), r in sorted(res.items())],
-            "numerics": numerics_json, "plots": files}
+            "numerics": numerics_json, "paper_claims": paper_data, "plots": files + paper_data["plots"]}
     (out / "report.json").write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
     progress(f"report written to {out} ({time.time() - t0:.0f} s)")
     return data
