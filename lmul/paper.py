@@ -487,7 +487,7 @@ def gate_results(gates: str, quick: bool, report_json: Path | None, sweep: Sweep
         progress(f"gates: {len(missing)} generic synthesis jobs (cached results are reused)")
         res.update(run_points(missing, workers=workers, progress=progress))
     from lmul.scripts.synth import tool_versions
-    prov.update({"synthesised_now": len(missing), "tool_versions": tool_versions(), "k_max": sweep.k_max})
+    prov.update({"synth_jobs": len(missing), "tool_versions": tool_versions(), "k_max": sweep.k_max})
     return sweep, res, prov
 
 
@@ -614,10 +614,12 @@ def markdown(data: dict, img_prefix: str = "") -> str:
         extra = f" (reviewer counts {t['reviewer_count']})" if t.get("reviewer_count") else ""
         ratio = f"{t['fp8_multiply'] / t['lmul']:.2f}" if t.get("lmul") else "—"
         L.append(f"| {t['source']} | {t['what']} | {t['fp8_multiply']}{extra} | {t['lmul'] or '—'} | {ratio} |")
-    L += ["", f"Ours: Yosys generic synthesis, ABC `cmos3` gates (NAND/NOR/NOT/AOI3/OAI3) / transistors "
+    tv = g["provenance"].get("tool_versions", {})
+    tools = f" ({tv.get('yosys', '?').split(' (')[0]}, Amaranth {tv.get('amaranth', '?')})" if tv else ""
+    L += ["", f"Ours: Yosys generic synthesis{tools}, ABC `cmos3` gates (NAND/NOR/NOT/AOI3/OAI3) / transistors "
           f"(`stat -tech cmos`) / logic depth. Source: {g['provenance']['source']}"
-          + (f"; {g['provenance']['synthesised_now']} jobs synthesised by this run" if g['provenance'].get(
-              'synthesised_now') else "") + ".", ""]
+          + (f"; {g['provenance']['synth_jobs']} jobs through the synthesis driver (cached results reused)"
+             if g["provenance"].get("synth_jobs") else "") + ".", ""]
     if fm:
         L += ["| design | " + " | ".join(f"{f} gates / transistors / depth" for f in fm) + " |",
               "|---" * (len(fm) + 1) + "|"]

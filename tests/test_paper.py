@@ -205,7 +205,7 @@ def test_cli_quick_from_a_report_json(tmp_path: Path) -> None:
         assert (out / name).stat().st_size > 5000 and f"]({name})" in md
     data = json.loads((out / "paper.json").read_text())
     assert data["samples"] == 3000 and data["quick"] and data["gates"]["formats"] == ["e4m3"]
-    assert data["gates"]["provenance"]["synthesised_now"] == 0
+    assert data["gates"]["provenance"]["synth_jobs"] == 0
     e = data["gates"]["energy"]["e4m3"]
     assert e["elementwise_lmul_pe"] == pytest.approx(1 - t["lmul_pe_e4m3_l0"] / t["fp_multiplier_e4m3_l0"])
     assert e["elementwise_bare_adder"] == pytest.approx(1 - t["int_adder_7b_l0"] / t["fp_multiplier_e4m3_l0"])
