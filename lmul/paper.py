@@ -27,7 +27,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -40,8 +40,9 @@ from lmul.sim.fp_multiplier import fp_multiply
 from lmul.sim.lmul_pe import lmul, lmul_l
 from lmul.sim.systolic_array import matmul
 
-__all__ = ["PaperError", "Pipeline", "continuous_expectation", "grid_expectation", "main", "markdown", "plots",
-           "quantise", "run"]
+__all__ = ["PaperError", "Pipeline", "all_pairs_precision", "benford_weights", "continuous_expectation",
+           "error_summary", "grid_errors", "grid_expectation", "grid_expectation_log", "horowitz_reconstructions",
+           "main", "markdown", "matmul_accuracy", "plots", "quantise", "run", "write"]
 
 Progress = Callable[[str], None]
 
@@ -129,8 +130,8 @@ def error_summary(approx: np.ndarray, exact: np.ndarray) -> dict:
     fin = np.isfinite(rel)
     good = rel[fin]
     a, e = approx[ok][fin], exact[ok][fin]
-    out = Stats.of_errors(good).__dict__ if good.size else {"mean": None, "median": None, "p99": None, "max": None,
-                                                             "n": 0}
+    out = asdict(Stats.of_errors(good)) if good.size else {"mean": None, "median": None, "p99": None, "max": None,
+                                                            "n": 0}
     out.update({"nonfinite": float(1 - fin.mean()) if rel.size else 0.0,
                 "flushed": float((approx[ok] == 0).mean()) if rel.size else 0.0,
                 "nmse": float(np.mean((a - e) ** 2) / np.mean(e ** 2)) if good.size else None,
