@@ -29,12 +29,27 @@ from lmul.sim.host_link import CRC_POLY, ERROR, HEADER_BYTES, OK, SYNC, Cmd, Err
 __all__ = ["HostLink", "crc16_step"]
 
 
-def crc16_step(crc: Value, byte: Value) -> Value:
-    """One byte of CRC-16/CCITT-FALSE (MSB first), combinational."""
-    c = crc
+def _crc16_matrix() -> list[tuple[list[int], list[int]]]:
+    """For each next-state bit, the crc bits and data bits it is the XOR of (GF(2) symbolic run)."""
+    crc = [({i}, set()) for i in range(16)]               # bit i = XOR of crc bits, data bits
     for i in range(8):
-        c = Mux(c[15] ^ byte[7 - i], (c << 1)[:16] ^ CRC_POLY, (c << 1)[:16])
-    return c
+        top_c, top_d = crc[15]
+        fb = (top_c, top_d ^ {7 - i})
+        shifted = [(set(), set()), *crc[:15]]
+        crc = [(c ^ fb[0], d ^ fb[1]) if (CRC_POLY >> j) & 1 else (c, d) for j, (c, d) in enumerate(shifted)]
+    return [(sorted(c), sorted(d)) for c, d in crc]
+
+
+_CRC16_MATRIX = _crc16_matrix()
+
+
+def crc16_step(crc: Value, byte: Value) -> Value:
+    """One byte of CRC-16/CCITT-FALSE (MSB first), combinational: each bit one XOR tree."""
+    bits = []
+    for cs, ds in _CRC16_MATRIX:
+        terms = [crc[i] for i in cs] + [byte[i] for i in ds]
+        bits.append(Cat(*terms).xor() if terms else Const(0, 1))
+    return Cat(*bits)
 
 
 class HostLink(wiring.Component):
@@ -62,7 +77,7 @@ class HostLink(wiring.Component):
         cmd, seq = Signal(8), Signal(8)
         length = Signal(16)
         hidx = Signal(range(HEADER_BYTES))
-        pcount = Signal(17)
+        pcount = Signal(range(cfg.max_payload + 3))
         crc = Signal(16, init=0xFFFF)
         f = Array([Signal(8, name=f"f{i}") for i in range(4)])
         garbage, bad_elem = Signal(), Signal()
@@ -80,22 +95,26 @@ class HostLink(wiring.Component):
             high_bad, is_elem_top = Const(0), Const(0)
 
         # ---- link state ------------------------------------------------------------------------
-        w_ok, w_k, w_n = Signal(), Signal(16), Signal(16)
-        res_ok, res_m, res_n = Signal(), Signal(16), Signal(16)
-        res_len = Signal(17)
+        w_ok, w_k, w_n = Signal(), Signal(range(cfg.k_max + 1)), Signal(range(cfg.n_max + 1))
+        res_ok, res_m, res_n = Signal(), Signal(range(cfg.m_max + 1)), Signal(range(cfg.n_max + 1))
+        res_len = Signal(range(cfg.max_result + 1))
         frames_ok, frames_bad = Signal(16), Signal(16)
-        # iterative multiplier
-        mul_a, mul_b, mul_acc = Signal(32), Signal(16), Signal(32)
+        # iterative multiplier (operands validated first: products fit these widths)
+        prod_max = max(cfg.k_max * cfg.n_max, cfg.m_max * cfg.k_max, cfg.m_max * cfg.n_max)
+        mul_a, mul_acc = Signal(range(prod_max + 1)), Signal(range(prod_max + 1))
+        mul_b = Signal(range(max(cfg.m_max, cfg.k_max, cfg.n_max) + 1))
         # engine feed
-        ptr = Signal(16)
-        remaining = Signal(32)
+        ptr = Signal(range(cfg.max_payload + 1))
+        remaining = Signal(range(prod_max + 1))
         elem = Signal(8 * eb)
         bphase = Signal(range(eb + 1))
         # reply
         r_cmd, r_seq, r_code, r_ecmd = Signal(8), Signal(8), Signal(8), Signal(8)
-        r_len = Signal(17)
+        static = cfg.static_status()
+        n_status = 12 + len(static)
+        r_len = Signal(range(max(cfg.max_result, n_status) + 1))
         r_src = Signal(2)    # 0 none, 1 error, 2 status, 3 results
-        tidx = Signal(17)
+        tidx = Signal(range(HEADER_BYTES + max(cfg.max_result, n_status) + 3))
         tcrc = Signal(16, init=0xFFFF)
 
         # ---- result memory ---------------------------------------------------------------------
@@ -118,24 +137,26 @@ class HostLink(wiring.Component):
                 m.d.sync += res_last.eq(1)
 
         # result read-out counters (payload bytes >= 4 of a READ_RESULTS reply)
-        ri, rjb = Signal(16), Signal(max(jb_bits, 1))
-        rj, rc, rb = Signal(16), Signal(range(C)), Signal(range(ob))
+        ri, rjb = Signal(range(cfg.m_max + 1)), Signal(max(jb_bits, 1))
+        rj, rc, rb = Signal(range(cfg.n_max + 1)), Signal(range(C)), Signal(range(ob))
         m.d.comb += rr.addr.eq(Cat(rjb[:jb_bits], ri) if jb_bits else ri)
         out_elem = Signal(8 * ob)
         m.d.comb += out_elem.eq(Array([rr.data[c].as_value() for c in range(C)])[rc])
 
         # status bytes: 12 dynamic, then the configuration constants
-        static = cfg.static_status()
-        status_bytes = [v for s in (w_k, w_n, res_m, res_n, frames_ok, frames_bad) for v in (s[:8], s[8:])]
+        def u16(v: Value) -> Value:
+            return Cat(v, Const(0, 16))[:16]
+
+        status_bytes = [u16(v)[i: i + 8] for v in (w_k, w_n, res_m, res_n, frames_ok, frames_bad) for i in (0, 8)]
         status_bytes += [Const(b, 8) for b in static]
-        pidx = Signal(17)
+        pidx = Signal.like(tidx)
         m.d.comb += pidx.eq(tidx - HEADER_BYTES)
-        results_header = Array([res_m[:8], res_m[8:], res_n[:8], res_n[8:]])
+        results_header = Array([u16(res_m)[:8], u16(res_m)[8:], u16(res_n)[:8], u16(res_n)[8:]])
         payload_byte = Mux(r_src == 1, Mux(pidx == 0, r_code, r_ecmd),
                            Mux(r_src == 2, Array(status_bytes)[pidx[:len(status_bytes).bit_length()]],
                                Mux(pidx < 4, results_header[pidx[:2]], Array(
                                    [out_elem[8 * i: 8 * i + 8] for i in range(ob)])[rb])))
-        last_idx = Signal(17)
+        last_idx = Signal.like(tidx)
         m.d.comb += last_idx.eq(HEADER_BYTES + r_len + 1)
         tx_byte = Signal(8)
         with m.Switch(tidx):

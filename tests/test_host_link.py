@@ -1,0 +1,307 @@
+"""Host link: frame codec, golden device model, RTL == model byte for byte (Amaranth sim through
+the UART pins), and the host driver end to end over a faulty simulated serial line."""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import numpy as np
+import pytest
+
+from lmul.boards.host import LMulDevice, as_bits
+from lmul.formats import FormatError, encode, get_format
+from lmul.sim.host_link import (
+    ERROR,
+    OK,
+    SYNC,
+    Cmd,
+    Err,
+    FrameDecoder,
+    HostLinkModel,
+    LinkConfig,
+    LinkError,
+    ModelTransport,
+    Status,
+    crc16,
+    encode_frame,
+    pack_elements,
+)
+from lmul.sim.systolic_array import matmul
+from lmul.sim.vectors import special_values
+
+# ---- codec ------------------------------------------------------------------------------------
+
+
+def test_crc16_check_value_and_zero_residue() -> None:
+    assert crc16(b"123456789") == 0x29B1          # CRC-16/CCITT-FALSE catalogue check value
+    for data in (b"", b"\x00", bytes(range(256))):
+        assert crc16(data + crc16(data).to_bytes(2, "big")) == 0
+
+
+def test_decoder_recovers_frames_between_garbage_and_corruption() -> None:
+    rng = random.Random(1)
+    stream, want = b"", []
+    for i in range(300):
+        payload = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 40)))
+        frame = encode_frame(rng.randrange(256), i % 256, payload)
+        r = rng.random()
+        if r < 0.3:                                # corrupt one bit: CRC-16 catches every 1-bit error
+            b = bytearray(frame)
+            pos = rng.randrange(1, len(b))
+            b[pos] ^= 1 << rng.randrange(8)
+            stream += bytes(b)
+        else:
+            want.append((frame[1], frame[2], payload))
+            stream += frame
+        stream += bytes(rng.choice([SYNC, rng.randrange(256)]) for _ in range(rng.randrange(0, 4)))
+    dec, got = FrameDecoder(), []
+    for i in range(0, len(stream), 7):             # arbitrary chunking
+        got += [(f.cmd, f.seq, f.payload) for f in dec.feed(stream[i:i + 7])]
+    assert got == want            # every intact frame, in order; no corrupted one
+    assert dec.skipped > 0
+
+
+def test_encode_frame_rejects_bad_fields() -> None:
+    with pytest.raises(LinkError):
+        encode_frame(256, 0)
+    with pytest.raises(LinkError):
+        encode_frame(1, 0, bytes(70000))
+
+
+def test_link_config_validation() -> None:
+    with pytest.raises(FormatError, match="kind"):
+        LinkConfig(get_format("e4m3"), "approx")
+    with pytest.raises(FormatError, match="rows"):
+        LinkConfig(get_format("e4m3"), rows=0)
+    with pytest.raises(FormatError, match="16 bits"):
+        LinkConfig(get_format("fp32"))
+    with pytest.raises(FormatError, match="65535"):
+        LinkConfig(get_format("bf16"), m_max=300, k_max=300, n_max=300)
+
+
+# ---- golden device model ----------------------------------------------------------------------
+
+CFG6 = LinkConfig(get_format("e3m2"), "exact", 1, 2, m_max=3, k_max=5, n_max=3)        # 6-bit: ELEMENT testable
+CFG10 = LinkConfig(get_format("e4m5"), "lmul", 2, 1, m_max=3, k_max=4, n_max=3)        # 2 bytes per element
+
+
+def _weights(cfg: LinkConfig, rng: np.random.Generator, k: int, n: int) -> np.ndarray:
+    pool = np.concatenate([special_values(cfg.fmt), rng.integers(0, 1 << cfg.fmt.width, 64)])
+    return rng.choice(pool, (k, n))
+
+
+def _req(cmd: int, seq: int, payload: bytes = b"") -> bytes:
+    return encode_frame(cmd, seq, payload)
+
+
+def _w(cfg: LinkConfig, seq: int, b: np.ndarray) -> bytes:
+    return _req(Cmd.LOAD_WEIGHTS, seq, struct.pack("<HH", *b.shape) + pack_elements(b.ravel(), cfg.eb))
+
+
+def _run(cfg: LinkConfig, seq: int, a: np.ndarray) -> bytes:
+    return _req(Cmd.RUN, seq, struct.pack("<H", a.shape[0]) + pack_elements(a.ravel(), cfg.eb))
+
+
+def _replies(data: bytes) -> list[tuple[int, int, bytes]]:
+    return [(f.cmd, f.seq, f.payload) for f in FrameDecoder().feed(data)]
+
+
+def _err(code: Err, seq: int, cmd: int) -> tuple[int, int, bytes]:
+    return (ERROR, seq, bytes([code, cmd]))
+
+
+@pytest.mark.parametrize("cfg", [CFG6, CFG10], ids=["e3m2", "e4m5"])
+def test_model_commands_errors_and_no_side_effects(cfg: LinkConfig) -> None:
+    rng = np.random.default_rng(2)
+    dev = HostLinkModel(cfg)
+    st = Status.parse(_replies(dev.feed(_req(Cmd.STATUS, 1)))[0][2])
+    assert st.config.same_as(cfg) and st.weights == (0, 0) and st.results == (0, 0) and st.frames_ok == 1
+    a = _weights(cfg, rng, 2, 3)
+    assert _replies(dev.feed(_run(cfg, 2, a))) == [_err(Err.NO_WEIGHTS, 2, Cmd.RUN)]
+    assert _replies(dev.feed(_req(Cmd.READ_RESULTS, 3))) == [_err(Err.NO_RESULTS, 3, Cmd.READ_RESULTS)]
+    b = _weights(cfg, rng, 3, 2)
+    assert _replies(dev.feed(_w(cfg, 4, b))) == [(Cmd.LOAD_WEIGHTS | OK, 4, b"")]
+    assert _replies(dev.feed(_run(cfg, 5, a))) == [(Cmd.RUN | OK, 5, b"")]
+    ref = matmul(cfg.fmt, a, b, cfg.out_fmt, cfg.kind)
+    (cmd, seq, p), = _replies(dev.feed(_req(Cmd.READ_RESULTS, 6)))
+    assert (cmd, seq) == (Cmd.READ_RESULTS | OK, 6) and p[:4] == struct.pack("<HH", 2, 2)
+    assert np.array_equal(np.frombuffer(p[4:], "<u4"), ref.ravel())
+    # rejected requests: each error, and nothing changes (results stay readable and equal)
+    big = np.zeros((cfg.k_max + 1, 1), dtype=np.int64)
+    bad = [
+        (_req(Cmd.STATUS, 7, b"x"), Err.LENGTH),
+        (_req(Cmd.LOAD_WEIGHTS, 8, b"\x01\x00"), Err.LENGTH),
+        (_w(cfg, 9, big), Err.DIMS),
+        (_req(Cmd.LOAD_WEIGHTS, 10, struct.pack("<HH", 1, 1)), Err.LENGTH),
+        (_run(cfg, 11, np.zeros((cfg.m_max + 1, 3), dtype=np.int64)), Err.DIMS),
+        (_run(cfg, 12, np.zeros((1, 2), dtype=np.int64)), Err.LENGTH),
+        (_req(0x33, 13), Err.UNKNOWN_CMD),
+        (_req(Cmd.READ_RESULTS, 14, b"\x00"), Err.LENGTH),
+        (_w(cfg, 15, np.full((1, 1), 1 << cfg.fmt.width)), Err.ELEMENT),
+        (_run(cfg, 16, np.full((1, 3), (1 << (8 * cfg.eb)) - 1)), Err.ELEMENT),
+    ]
+    for frame, code in bad:
+        assert _replies(dev.feed(frame)) == [_err(code, frame[2], frame[1])], code
+    corrupt = bytearray(_w(cfg, 17, b))
+    corrupt[9] ^= 0x10
+    assert _replies(dev.feed(bytes(corrupt))) == [_err(Err.PAYLOAD_CRC, 17, Cmd.LOAD_WEIGHTS)]
+    hdr = bytearray(_req(Cmd.STATUS, 18))
+    hdr[3] ^= 1
+    assert _replies(dev.feed(bytes(hdr))) == [_err(Err.HEADER_CRC, 18, Cmd.STATUS)]
+    assert dev.feed(_w(cfg, 19, b)[:10]) == b""
+    assert _replies(dev.idle()) == [_err(Err.TIMEOUT, 19, Cmd.LOAD_WEIGHTS)]
+    assert dev.feed(b"\x00\x13\x37") == b"" and _replies(dev.idle()) == [_err(Err.GARBAGE, 0, 0)]
+    assert dev.idle() == b""
+    assert _replies(dev.feed(_req(Cmd.READ_RESULTS, 20)))[0][2] == p
+    st = Status.parse(_replies(dev.feed(_req(Cmd.STATUS, 21)))[0][2])
+    assert st.weights == (3, 2) and st.results == (2, 2)
+    assert st.frames_ok == 6 and st.frames_bad == 2 + len(bad) + 4
+
+
+# ---- RTL == model (Amaranth simulation through the UART pins) ----------------------------------
+
+
+def _script(cfg: LinkConfig, seed: int) -> list[bytes | None]:
+    """Requests, corruptions, truncations and garbage; ``None`` = line idle past the timeout."""
+    rng = np.random.default_rng(seed)
+    prng = random.Random(seed)
+    b = _weights(cfg, rng, cfg.k_max, 2)
+    a = _weights(cfg, rng, cfg.m_max, cfg.k_max)
+    ev: list[bytes | None] = [
+        _req(Cmd.STATUS, 1), _run(cfg, 2, a), _w(cfg, 3, b), _run(cfg, 4, a), _req(Cmd.READ_RESULTS, 5),
+        _w(cfg, 6, _weights(cfg, rng, 2, cfg.n_max)), _run(cfg, 7, a[:1, :2]), _req(Cmd.READ_RESULTS, 8),
+        _req(Cmd.STATUS, 9, b"xy"), _req(0x7E, 10), _w(cfg, 11, np.zeros((cfg.k_max + 1, 1), np.int64)),
+        _w(cfg, 12, np.full((1, 1), 1 << cfg.fmt.width)),
+        _req(Cmd.STATUS, 13, bytes(cfg.max_payload + 1)),            # oversize length
+        b"\x01\x02\x03", None,                                       # garbage, then idle
+        _w(cfg, 14, b)[:9], None,                                    # truncated
+        _req(Cmd.STATUS, 15)[:4], None,                              # truncated inside the header
+    ]
+    for i in range(6):                                               # random single/multi-bit corruption
+        f = bytearray(prng.choice([_w(cfg, 20 + i, b), _run(cfg, 20 + i, a[:2]), _req(Cmd.READ_RESULTS, 20 + i)]))
+        for _ in range(prng.randint(1, 3)):
+            f[prng.randrange(len(f))] ^= 1 << prng.randrange(8)
+        ev += [bytes(f), None]
+    ev += [_run(cfg, 30, a), _req(Cmd.READ_RESULTS, 31), _req(Cmd.STATUS, 32)]
+    return ev
+
+
+@pytest.mark.parametrize("cfg", [CFG6, CFG10], ids=["e3m2", "e4m5"])
+def test_rtl_replies_equal_model_byte_for_byte(cfg: LinkConfig) -> None:
+    from lmul.sim.board_sim import SimulatedBoard
+
+    board = SimulatedBoard(cfg, divisor=4)
+    model = HostLinkModel(cfg)
+    idle = (board.timeout_cycles + 40 * board.divisor) / 1e6
+    kinds = set()
+    for ev in _script(cfg, 3):
+        if ev is None:
+            board.idle(idle)
+            want = model.idle()
+        else:
+            board.write(ev)
+            want = model.feed(ev)
+        got = board.read(0.05 if want else 3 * board.byte_time)
+        assert got == want, (ev, _replies(got), _replies(want))
+        kinds |= {(c, p[:1]) for c, _, p in _replies(want)}
+    codes = {p[0] for c, p in kinds if c == ERROR}
+    assert {Err.NO_WEIGHTS, Err.LENGTH, Err.UNKNOWN_CMD, Err.DIMS, Err.ELEMENT, Err.GARBAGE, Err.TIMEOUT,
+            Err.HEADER_CRC} <= codes
+    assert {Cmd.STATUS | OK, Cmd.RUN | OK, Cmd.READ_RESULTS | OK, Cmd.LOAD_WEIGHTS | OK} <= {c for c, _ in kinds}
+
+
+# ---- the host driver ----------------------------------------------------------------------------
+
+
+class FaultyLine:
+    """Wraps a transport; corrupts, truncates, pads with garbage, drops or duplicates frames to
+    the device and flips bits in replies, with probability ``p`` each way."""
+
+    def __init__(self, inner: object, seed: int, p: float) -> None:
+        self.inner, self.rng, self.p = inner, random.Random(seed), p
+        self.byte_time = inner.byte_time
+        self.faults: dict[str, int] = {}
+
+    def _count(self, what: str) -> None:
+        self.faults[what] = self.faults.get(what, 0) + 1
+
+    def write(self, data: bytes) -> None:
+        r = self.rng
+        if r.random() < self.p:
+            kind = r.choice(["flip", "truncate", "garbage", "drop", "duplicate"])
+            self._count(kind)
+            b = bytearray(data)
+            if kind == "flip":
+                b[r.randrange(len(b))] ^= 1 << r.randrange(8)
+            elif kind == "truncate":
+                b = b[:r.randrange(1, len(b))]
+            elif kind == "garbage":
+                b = bytearray(r.randrange(256) for _ in range(r.randint(1, 5))) + b
+            elif kind == "drop":
+                del b[r.randrange(len(b))]
+            else:
+                b = b + b
+            data = bytes(b)
+        self.inner.write(data)
+
+    def read(self, timeout: float) -> bytes:
+        data = self.inner.read(timeout)
+        if data and self.rng.random() < self.p:
+            self._count("reply flip")
+            b = bytearray(data)
+            b[self.rng.randrange(len(b))] ^= 1 << self.rng.randrange(8)
+            data = bytes(b)
+        return data
+
+
+def _floats(cfg: LinkConfig, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    return encode(cfg.fmt, rng.standard_normal(shape))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_driver_matmul_over_faulty_model_line(seed: int) -> None:
+    cfg = LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=3, k_max=8, n_max=2)
+    line = FaultyLine(ModelTransport(cfg), seed, p=0.3)
+    dev = LMulDevice(line, retries=30)
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        m, k, n = (int(v) for v in rng.integers(1, [8, cfg.k_max + 1, 6]))
+        a, b = _floats(cfg, rng, (m, k)), _floats(cfg, rng, (k, n))
+        c = dev.matmul(a, b)
+        assert np.array_equal(c, matmul(cfg.fmt, a, b, cfg.out_fmt, cfg.kind))
+    assert sum(line.faults.values()) > 10 and dev.stats.retries > 0
+
+
+def test_driver_end_to_end_on_simulated_board_with_faults() -> None:
+    from lmul.sim.board_sim import SimulatedBoard
+
+    cfg = LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=3, k_max=6, n_max=2)
+    board = SimulatedBoard(cfg, divisor=4)
+    line = FaultyLine(board, 7, p=0.25)
+    dev = LMulDevice(line, retries=20, base_timeout=40 * board.byte_time)    # > the board's idle timeout
+    rng = np.random.default_rng(5)
+    a, b = _floats(cfg, rng, (5, 6)), _floats(cfg, rng, (6, 3))     # 2 x 2 tiles
+    c = dev.matmul(a, b)
+    assert np.array_equal(c, matmul(cfg.fmt, a, b, cfg.out_fmt, cfg.kind))
+    assert sum(line.faults.values()) > 0 and dev.stats.retries > 0
+    line.p = 0
+    st = dev.status()
+    assert st.frames_bad > 0 and st.weights == (6, 1) and st.results == (2, 1)
+
+
+def test_driver_input_errors() -> None:
+    cfg = LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=3, k_max=4, n_max=2)
+    dev = LMulDevice(ModelTransport(cfg))
+    assert dev.config.same_as(cfg)
+    with pytest.raises(FormatError, match="k_max"):
+        dev.matmul(np.zeros((2, 5), np.uint8), np.zeros((5, 2), np.uint8))
+    with pytest.raises(FormatError, match="quantise"):
+        dev.matmul(np.zeros((2, 2)), np.zeros((2, 2)))
+    with pytest.raises(FormatError, match="M×K"):
+        dev.matmul(np.zeros((2, 3), np.uint8), np.zeros((2, 2), np.uint8))
+    with pytest.raises(LinkError, match="NO_WEIGHTS"):
+        dev.run(np.zeros((1, 2), np.uint8))
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = np.array([[1.5, -2.0]], dtype=ml_dtypes.float8_e4m3fn)
+    assert list(as_bits(x, cfg.fmt).ravel()) == list(encode(cfg.fmt, np.array([1.5, -2.0])))
