@@ -22,6 +22,7 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from lmul.formats import FormatError, get_format
 from lmul.rtl.matmul_board import MatmulBoard
+from lmul.scripts.synth import _tool
 from lmul.sim.host_link import LinkConfig
 
 __all__ = ["BOARDS", "Board", "BoardTop", "build", "program"]
@@ -91,11 +92,6 @@ class BoardTop(wiring.Component):
         m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
         m.d.comb += [self.core.rx.eq(rx_buf.i), tx_buf.o.eq(self.core.tx)]
         return m
-
-
-def _tool(env: str, default: str) -> str:
-    from lmul.scripts.synth import _tool as find
-    return find(env, default)
 
 
 def configure(board: Board, *, fmt: str | None = None, kind: str | None = None, size: tuple[int, int] | None = None,

@@ -104,6 +104,3 @@ class SimulatedBoard:
         while self.to_dut:
             self._run(16 * self.byte_time)
         self._run(seconds)
-
-    def flush_input(self) -> None:
-        self.from_dut.clear()

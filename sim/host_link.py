@@ -340,10 +340,13 @@ class HostLinkModel:
         rm, rn = self.results.shape if self.results is not None else (0, 0)
         return struct.pack("<6H", wk, wn, rm, rn, self.frames_ok, self.frames_bad) + self.cfg.static_status()
 
-    def _elements(self, raw: bytes, shape: tuple[int, int]) -> np.ndarray | None:
-        v = unpack_elements(raw, self.cfg.eb)
+    def _matrix(self, p: bytes, hdr: int, shape: tuple[int, int]) -> np.ndarray | Err:
+        """The matrix after a ``hdr``-byte header: exact length, then element encodings checked."""
+        if len(p) != hdr + shape[0] * shape[1] * self.cfg.eb:
+            return Err.LENGTH
+        v = unpack_elements(p[hdr:], self.cfg.eb)
         if np.any(v >> self.cfg.fmt.width):
-            return None
+            return Err.ELEMENT
         return v.reshape(shape)
 
     def _execute(self, p: bytes) -> bytes:
@@ -363,11 +366,9 @@ class HostLinkModel:
             k, n = struct.unpack_from("<HH", p)
             if not (1 <= k <= cfg.k_max and 1 <= n <= cfg.n_max):
                 return self._error(Err.DIMS)
-            if len(p) != 4 + k * n * cfg.eb:
-                return self._error(Err.LENGTH)
-            b = self._elements(p[4:], (k, n))
-            if b is None:
-                return self._error(Err.ELEMENT)
+            b = self._matrix(p, 4, (k, n))
+            if isinstance(b, Err):
+                return self._error(b)
             self.weights = b
             return self._reply()
         if self.cmd == Cmd.RUN:
@@ -379,11 +380,9 @@ class HostLinkModel:
             k = self.weights.shape[0]
             if not 1 <= m <= cfg.m_max:
                 return self._error(Err.DIMS)
-            if len(p) != 2 + m * k * cfg.eb:
-                return self._error(Err.LENGTH)
-            a = self._elements(p[2:], (m, k))
-            if a is None:
-                return self._error(Err.ELEMENT)
+            a = self._matrix(p, 2, (m, k))
+            if isinstance(a, Err):
+                return self._error(a)
             self.results = matmul(cfg.fmt, a, self.weights, cfg.out_fmt, cfg.kind).astype(np.int64)
             return self._reply()
         return self._error(Err.UNKNOWN_CMD)
