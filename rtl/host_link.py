@@ -293,7 +293,7 @@ class HostLink(wiring.Component):
                         with m.Elif((k_in == 0) | (k_in > cfg.k_max) | (n_in == 0) | (n_in > cfg.n_max)):
                             error(Err.DIMS)
                         with m.Else():
-                            mul(k_in, n_in, "W_MUL")
+                            mul(k_in, n_in, "MUL")
                     with m.Case(Cmd.RUN):
                         with m.If(length < 2):
                             error(Err.LENGTH)
@@ -302,27 +302,21 @@ class HostLink(wiring.Component):
                         with m.Elif((m_in == 0) | (m_in > cfg.m_max)):
                             error(Err.DIMS)
                         with m.Else():
-                            mul(m_in, w_k, "R_MUL")
+                            mul(m_in, w_k, "MUL")
                     with m.Default():
                         error(Err.UNKNOWN_CMD)
-            mul_state("W_MUL", "W_CHECK")
-            with m.State("W_CHECK"):
-                with m.If(mul_acc * eb + 4 != length):
+            mul_state("MUL", "CHECK")
+            with m.State("CHECK"):          # the element count after the k,n (4) or m (2) header
+                with m.If(mul_acc * eb + hdr_len != length):
                     error(Err.LENGTH)
                 with m.Elif(bad_elem):
                     error(Err.ELEMENT)
                 with m.Else():
-                    m.d.sync += [ptr.eq(4), remaining.eq(mul_acc)]
-                    m.next = "ECMD"
-            mul_state("R_MUL", "R_CHECK")
-            with m.State("R_CHECK"):
-                with m.If(mul_acc * eb + 2 != length):
-                    error(Err.LENGTH)
-                with m.Elif(bad_elem):
-                    error(Err.ELEMENT)
-                with m.Else():
-                    m.d.sync += [ptr.eq(2), remaining.eq(mul_acc)]
-                    mul(m_in, w_n, "R_MUL2")
+                    m.d.sync += [ptr.eq(hdr_len), remaining.eq(mul_acc)]
+                    with m.If(cmd == Cmd.LOAD_WEIGHTS):
+                        m.next = "ECMD"
+                    with m.Else():
+                        mul(m_in, w_n, "R_MUL2")
             mul_state("R_MUL2", "R_LEN")
             with m.State("R_LEN"):
                 m.d.sync += [res_len.eq(mul_acc * ob + 4), res_ok.eq(0)]
