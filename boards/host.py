@@ -50,18 +50,26 @@ class Transport(Protocol):
 
 
 class SerialTransport:
-    """A serial port (pyserial), 8N1."""
+    """A serial port (pyserial), 8N1. ``port`` is a device (``/dev/ttyUSB1``, ``COM3``) or any
+    pyserial URL (``socket://host:port``, ``rfc2217://...``, ``loop://``).
 
-    def __init__(self, port: str, baud: int = 115200) -> None:
+    ``read`` returns once the line has been quiet for ``gap`` seconds after the first byte. USB
+    serial adapters deliver data in bursts (an FTDI's latency timer is 16 ms by default), so the
+    default gap is 20 ms: a reply usually comes back in one piece, and the driver reassembles it
+    from several pieces if not.
+    """
+
+    def __init__(self, port: str, baud: int = 115200, gap: float = 0.02) -> None:
         try:
             import serial
         except ImportError:
             raise LinkError("pyserial is not installed (pip install pyserial)") from None
         try:
-            self.port = serial.Serial(port, baud, timeout=0)
+            self.port = serial.serial_for_url(port, baudrate=baud, timeout=0)
         except (serial.SerialException, ValueError) as e:
             raise LinkError(f"cannot open {port}: {e}") from None
         self.byte_time = 10 / baud
+        self.gap = max(gap, 4 * self.byte_time)
 
     def write(self, data: bytes) -> None:
         self.port.write(data)
@@ -69,15 +77,17 @@ class SerialTransport:
 
     def read(self, timeout: float) -> bytes:
         deadline = time.monotonic() + timeout
-        out = b""
+        out, last = b"", 0.0
         while True:
             chunk = self.port.read(4096)
-            out += chunk
-            if out and not chunk:
+            now = time.monotonic()
+            if chunk:
+                out, last = out + chunk, now
+            elif out and now - last >= self.gap:
                 return out
-            if not out and time.monotonic() >= deadline:
+            elif not out and now >= deadline:
                 return b""
-            time.sleep(min(0.001, 4 * self.byte_time))
+            time.sleep(min(0.001, self.gap / 4))
 
     def close(self) -> None:
         self.port.close()
@@ -150,10 +160,15 @@ class LMulDevice:
         raise LinkError(f"{cmd.name} failed after {self.retries + 1} attempts: {last}")
 
     def _await(self, seq: int, timeout: float) -> Frame | None:
-        for _ in range(64):                  # bounded: stale/garbage frames cannot keep us here
+        """The reply numbered ``seq``, reassembled from as many reads as it comes in; None after
+        ``timeout`` of silence. Every byte received uses up its line time from a budget of
+        ``timeout``, so stale frames or garbage cannot keep the host waiting forever."""
+        budget = timeout
+        while budget > 0:
             data = self.t.read(timeout)
             if not data:
                 return None
+            budget -= len(data) * self.t.byte_time
             for fr in self.decoder.feed(data):
                 if fr.seq == seq:
                     return fr

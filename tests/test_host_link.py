@@ -305,3 +305,67 @@ def test_driver_input_errors() -> None:
     ml_dtypes = pytest.importorskip("ml_dtypes")
     x = np.array([[1.5, -2.0]], dtype=ml_dtypes.float8_e4m3fn)
     assert list(as_bits(x, cfg.fmt).ravel()) == list(encode(cfg.fmt, np.array([1.5, -2.0])))
+
+
+class _ModelOverTCP:
+    """The golden device model behind a TCP socket, answering in small pieces with pauses (as a USB
+    serial adapter delivers bursts); a quiet line lets the device's idle timeout fire."""
+
+    def __init__(self, cfg: LinkConfig, piece: int = 8, pause: float = 0.003) -> None:
+        import socket
+        import threading
+
+        self.model, self.piece, self.pause = HostLinkModel(cfg), piece, pause
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"socket://127.0.0.1:{self.server.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import time
+
+        conn, _ = self.server.accept()
+        conn.settimeout(0.05)
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    reply = self.model.feed(data)
+                except TimeoutError:
+                    reply = self.model.idle()
+                except OSError:
+                    return
+                try:
+                    for i in range(0, len(reply), self.piece):
+                        conn.sendall(reply[i:i + self.piece])
+                        time.sleep(self.pause)
+                except OSError:                     # the host closed the port
+                    return
+
+
+def test_serial_transport_driver_over_pyserial_socket() -> None:
+    """``SerialTransport`` (pyserial URL) + driver against the model served over TCP: replies of
+    ~1 kB arrive in 8-byte pieces, each a separate read, and are reassembled; open errors are clear."""
+    from lmul.boards.host import SerialTransport
+
+    cfg = LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=16, k_max=8, n_max=16)
+    server = _ModelOverTCP(cfg)
+    line = SerialTransport(server.url, gap=0.0005)
+    try:
+        dev = LMulDevice(line)
+        assert dev.config.same_as(cfg)
+        rng = np.random.default_rng(11)
+        a, b = _floats(cfg, rng, (16, 8)), _floats(cfg, rng, (8, 16))
+        assert np.array_equal(dev.matmul(a, b), matmul(cfg.fmt, a, b, cfg.out_fmt, cfg.kind))
+        assert dev.stats.retries == 0
+        line.write(encode_frame(Cmd.STATUS, 9, b"")[:5])                # a truncated frame: TIMEOUT reply
+        dec, reply = FrameDecoder(), []
+        while not reply and (data := line.read(2.0)):
+            reply = list(dec.feed(data))
+        assert [(f.cmd, f.payload[0]) for f in reply] == [(ERROR, Err.TIMEOUT)]
+    finally:
+        line.close()
+    with pytest.raises(LinkError, match="cannot open"):
+        SerialTransport("/dev/no-such-serial-port")
