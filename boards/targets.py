@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,6 +106,23 @@ def configure(board: Board, *, fmt: str | None = None, kind: str | None = None, 
     return replace(board, cfg=cfg)
 
 
+def tool_errors(out: Path) -> list[str]:
+    """Why a build under ``out`` failed: resources nextpnr found over capacity, then the ``ERROR:`` lines of
+    the Yosys (``top.rpt``) and nextpnr (``top.tim``) logs."""
+    over, errs = [], []
+    for log in ("top.rpt", "top.tim"):
+        if not (out / log).is_file():
+            continue
+        for line in (out / log).read_text(errors="replace").splitlines():
+            if line.startswith("ERROR:"):
+                errs.append(line.strip())
+            elif m := re.match(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%$", line):
+                name, used, avail = m[1], int(m[2]), int(m[3])
+                if used > avail:
+                    over.append(f"does not fit: {name} {used:,} used of {avail:,} ({100 * used // avail} %)")
+    return over + errs
+
+
 def build(board: Board, out: Path, *, seed: int = 1) -> dict:
     """Bitstream for ``board`` under ``out``; returns ``{bitstream, fmax_mhz, constraint_mhz, timing_met, target_mhz,
     utilization, config}`` (Fmax and constraint per clock domain, from nextpnr's report)."""
@@ -125,7 +143,9 @@ def build(board: Board, out: Path, *, seed: int = 1) -> dict:
                                 nextpnr_opts=f"--timing-allow-fail --seed {seed} --report report.json")
         plan.execute_local(str(out))
     except subprocess.CalledProcessError as e:
-        raise FormatError(f"{board.name}: tool run failed ({e}); see the logs in {out}") from None
+        why = "".join(f"\n  {line}" for line in tool_errors(out))
+        raise FormatError(f"{board.name}: tool run failed ({e}){why}\nsee the logs in {out} "
+                          "(top.rpt: Yosys, top.tim: nextpnr)") from None
     finally:
         for k, v in old.items():
             if v is None:

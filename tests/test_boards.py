@@ -54,6 +54,17 @@ def test_lmul_build_small_icebreaker_bitstream_and_program(tmp_path: Path, capsy
         assert log.read_text().split() == ["-b", "ice40_generic", str(out / "top.bin")]
 
 
+def test_lmul_build_too_big_says_what_does_not_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a 3x3 array needs ~7,700 logic cells of the UP5K's 5,280: nextpnr gives up, the CLI says why
+    out = tmp_path / "ice3"
+    rc = main(["build", "--board", "icebreaker", "--size", "3x3", "--m-max", "3", "--k-max", "4", "--n-max", "3",
+               "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc != 0 and not (out / "top.bin").exists()
+    assert "tool run failed" in err and "does not fit: ICESTORM_LC" in err and "of 5,280" in err
+    assert "Traceback" not in err
+
+
 def test_program_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     board = BOARDS["ulx3s"]
     monkeypatch.setenv("OPENFPGALOADER", str(tmp_path / "no-such-loader"))
