@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from lmul.formats import FloatFormat, FormatError
+from lmul.formats import FloatFormat, FormatError, twin_dtype
 from lmul.sim.host_link import (
     ERROR,
     OK,
@@ -38,7 +38,8 @@ from lmul.sim.systolic_array import matmul as golden_matmul
 
 __all__ = ["LMulDevice", "SerialTransport", "Transport", "as_bits"]
 
-RETRYABLE = {Err.HEADER_CRC, Err.PAYLOAD_CRC, Err.TIMEOUT, Err.GARBAGE}
+# frame-level rejections: resend. (GARBAGE replies carry seq 0 and never match a request.)
+RETRYABLE = {Err.HEADER_CRC, Err.PAYLOAD_CRC, Err.TIMEOUT}
 
 
 class Transport(Protocol):
@@ -53,10 +54,12 @@ class SerialTransport:
     """A serial port (pyserial), 8N1. ``port`` is a device (``/dev/ttyUSB1``, ``COM3``) or any
     pyserial URL (``socket://host:port``, ``rfc2217://...``, ``loop://``).
 
-    ``read`` returns once the line has been quiet for ``gap`` seconds after the first byte. USB
-    serial adapters deliver data in bursts (an FTDI's latency timer is 16 ms by default), so the
-    default gap is 20 ms: a reply usually comes back in one piece, and the driver reassembles it
-    from several pieces if not.
+    ``read`` returns once the line has been quiet for ``gap`` seconds after the first byte, and
+    at ``timeout`` at the latest even if bytes keep coming (a port that never goes quiet cannot
+    hold the host). USB serial adapters deliver data in bursts (an FTDI's latency timer is 16 ms
+    by default), so the default gap is 20 ms: a reply usually comes back in one piece, and the
+    driver reassembles it from several pieces if not. Bytes already waiting when the port is
+    opened (an earlier session's) are discarded.
     """
 
     def __init__(self, port: str, baud: int = 115200, gap: float = 0.02) -> None:
@@ -68,6 +71,7 @@ class SerialTransport:
             self.port = serial.serial_for_url(port, baudrate=baud, timeout=0)
         except (serial.SerialException, ValueError) as e:
             raise LinkError(f"cannot open {port}: {e}") from None
+        self.port.reset_input_buffer()
         self.byte_time = 10 / baud
         self.gap = max(gap, 4 * self.byte_time)
 
@@ -85,8 +89,8 @@ class SerialTransport:
                 out, last = out + chunk, now
             elif out and now - last >= self.gap:
                 return out
-            elif not out and now >= deadline:
-                return b""
+            if now >= deadline:
+                return out
             time.sleep(min(0.001, self.gap / 4))
 
     def close(self) -> None:
@@ -94,17 +98,19 @@ class SerialTransport:
 
 
 def as_bits(x: np.ndarray, fmt: FloatFormat) -> np.ndarray:
-    """Bit patterns of ``fmt`` from integer patterns or a float array of the same width
-    (e.g. an ml_dtypes ``float8_e4m3fn`` array); int64 result, encodings checked."""
+    """Bit patterns of ``fmt`` from integer patterns or an array of ``fmt``'s own dtype (its
+    ``twin_dtype``: ml_dtypes ``float8_e4m3fn`` for E4M3, ...); int64 result, encodings checked.
+    Any other float dtype is refused rather than reinterpreted or silently converted."""
     x = np.asarray(x)
-    if x.dtype.kind == "V" or (x.dtype.kind == "f" and x.dtype.itemsize == 2):
-        if x.dtype.itemsize * 8 < fmt.width:
-            raise FormatError(f"a {x.dtype} array cannot hold {fmt.name} values")
-        x = x.view(f"u{x.dtype.itemsize}")
-    elif x.dtype.kind not in "ui":
-        raise FormatError(f"expected {fmt.name} bit patterns or an ml_dtypes array, got dtype {x.dtype} "
-                          "(quantise with lmul.formats.encode first)")
-    return fmt.check_bits(x)
+    if x.dtype.kind in "ui":
+        return fmt.check_bits(x)
+    twin = twin_dtype(fmt)
+    if twin is not None and x.dtype == twin:
+        return fmt.check_bits(x.view(f"u{x.dtype.itemsize}"))
+    want, how = f"{fmt.name} bit patterns", "quantise with lmul.formats.encode"
+    if twin is not None:
+        want, how = f"{want} or a {twin} array", f"convert with .astype({twin}) or {how}"
+    raise FormatError(f"expected {want}, got dtype {x.dtype} ({how})")
 
 
 @dataclass
@@ -122,7 +128,9 @@ class LMulDevice:
         self.decoder = FrameDecoder()
         self.seq = 0
         self.stats = Stats()
-        self.config: LinkConfig = self.status().config
+        st = self.status()
+        self.config: LinkConfig = st.config
+        self.weights_k = st.weights[0]      # K of the weights on the device (0: none)
 
     # ---- requests ----------------------------------------------------------------------------
     def _next_seq(self) -> int:
@@ -184,19 +192,22 @@ class LMulDevice:
         if b.ndim != 2 or not (1 <= b.shape[0] <= cfg.k_max and 1 <= b.shape[1] <= cfg.n_max):
             raise FormatError(f"weights must be K×N with K <= {cfg.k_max}, N <= {cfg.n_max}; got {b.shape}")
         self.request(Cmd.LOAD_WEIGHTS, struct.pack("<HH", *b.shape) + pack_elements(b.ravel(), cfg.eb))
+        self.weights_k = b.shape[0]
 
     def run(self, a: np.ndarray) -> None:
         cfg = self.config
         a = as_bits(a, cfg.fmt)
         if a.ndim != 2 or not 1 <= a.shape[0] <= cfg.m_max:
             raise FormatError(f"activations must be M×K with M <= {cfg.m_max}; got {a.shape}")
+        if self.weights_k and a.shape[1] != self.weights_k:
+            raise FormatError(f"activations have K = {a.shape[1]}, the loaded weights K = {self.weights_k}")
         self.request(Cmd.RUN, struct.pack("<H", a.shape[0]) + pack_elements(a.ravel(), cfg.eb))
 
     def read_results(self) -> np.ndarray:
         cfg = self.config
         p = self.request(Cmd.READ_RESULTS, reply_bytes=cfg.max_result)
-        m, n = struct.unpack_from("<HH", p)
-        if len(p) != 4 + m * n * cfg.ob:
+        m, n = struct.unpack_from("<HH", p) if len(p) >= 4 else (0, 0)
+        if len(p) < 4 or len(p) != 4 + m * n * cfg.ob:
             raise LinkError(f"READ_RESULTS: {len(p)} payload bytes for a {m}×{n} result")
         return unpack_elements(p[4:], cfg.ob).reshape(m, n)
 

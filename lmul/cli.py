@@ -158,6 +158,8 @@ def cmd_board(args: argparse.Namespace) -> int:
     from lmul.boards.host import LMulDevice, SerialTransport
     from lmul.formats import decode, encode
     board = _board(args)
+    if args.baud and not args.port:
+        raise FormatError("--baud applies to a serial port (--port) only")
     if args.port:
         transport = SerialTransport(args.port, args.baud or board.baud)
     elif args.sim:
@@ -169,6 +171,16 @@ def cmd_board(args: argparse.Namespace) -> int:
     dev = LMulDevice(transport)
     st = dev.status()
     cfg = st.config
+    # a real board answers with the configuration it was built for: options given here must agree
+    c0 = board.cfg
+    asked = [("format", args.format, c0.fmt.same_as(cfg.fmt)), ("kind", args.kind, c0.kind == cfg.kind),
+             ("size", args.size, (c0.rows, c0.cols) == (cfg.rows, cfg.cols)),
+             *((f"{d}-max", getattr(args, f"{d}_max"), getattr(c0, f"{d}_max") == getattr(cfg, f"{d}_max"))
+               for d in "mkn")]
+    differ = [name for name, given, same in asked if given is not None and not same]
+    if differ:
+        raise FormatError(f"the device was built for {cfg.fmt.name} {cfg.kind} {cfg.rows}x{cfg.cols}, m/k/n max "
+                          f"{cfg.m_max}/{cfg.k_max}/{cfg.n_max}; it does not match --{', --'.join(differ)}")
     print(f"device: {cfg.fmt.name} {cfg.kind} {cfg.rows}x{cfg.cols}, m/k/n max {cfg.m_max}/{cfg.k_max}/{cfg.n_max}, "
           f"out {cfg.out_fmt.name}; frames ok {st.frames_ok}, rejected {st.frames_bad}")
     rng = np.random.default_rng(args.seed)

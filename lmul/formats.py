@@ -43,6 +43,7 @@ __all__ = [
     "Overflow",
     "Specials",
     "get_format",
+    "twin_dtype",
 ]
 
 
@@ -374,6 +375,19 @@ FP32 = FloatFormat("fp32", 8, 23, 127, Specials.IEEE)       # IEEE binary32 (acc
 
 NAMED_FORMATS: dict[str, FloatFormat] = {f.name: f for f in (
     E4M3, E5M2, E4M3_IEEE, E3M4, E4M3FNUZ, E5M2FNUZ, E4M3B11FNUZ, E2M3, E3M2, E2M1, BF16, FP16, FP32)}
+
+
+def twin_dtype(fmt: FloatFormat) -> np.dtype | None:
+    """The numpy / ml_dtypes dtype storing exactly ``fmt``'s encodings (``float8_e4m3fn`` for E4M3,
+    ``float16`` for FP16, ...), or None; formats match by encoding (``same_as``), not by name."""
+    import ml_dtypes
+
+    twins = {"e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2, "e4m3_ieee": ml_dtypes.float8_e4m3,
+             "e3m4": ml_dtypes.float8_e3m4, "e4m3fnuz": ml_dtypes.float8_e4m3fnuz,
+             "e5m2fnuz": ml_dtypes.float8_e5m2fnuz, "e4m3b11fnuz": ml_dtypes.float8_e4m3b11fnuz,
+             "e2m3": ml_dtypes.float6_e2m3fn, "e3m2": ml_dtypes.float6_e3m2fn, "e2m1": ml_dtypes.float4_e2m1fn,
+             "bf16": ml_dtypes.bfloat16, "fp16": np.float16, "fp32": np.float32}
+    return next((np.dtype(t) for name, t in twins.items() if NAMED_FORMATS[name].same_as(fmt)), None)
 
 
 def get_format(spec: str | FloatFormat) -> FloatFormat:

@@ -3,8 +3,8 @@
 ``HostLink(cfg, timeout_cycles)`` sits between a UART (byte streams ``rx``/``tx``) and a
 ``MatmulEngine`` (streams ``cmd``/``data``/``res``, connected with ``wiring.connect``). It
 implements the frame protocol documented in ``lmul.sim.host_link``, reply for reply and byte
-for byte as the golden model: CRC-16 checks of header and payload, garbage and timeout
-reporting after ``timeout_cycles`` idle cycles, command validation in the model's order
+for byte as the golden model: CRC-16 checks of header and payload, garbage, timeout and
+header-rejection reporting after ``timeout_cycles`` idle cycles, command validation in the model's order
 (length, weights, dimensions, exact length, element encodings), then execution.
 
 Store and forward: a request payload is written to a frame buffer and only reaches the engine
@@ -81,6 +81,7 @@ class HostLink(wiring.Component):
         crc = Signal(16, init=0xFFFF)
         f = Array([Signal(8, name=f"f{i}") for i in range(4)])
         garbage, bad_elem = Signal(), Signal()
+        pend = Signal(8)        # the error code of a rejected header, sent when the line is idle
         timer = Signal(range(self.timeout_cycles + 1))
         byte = self.rx.payload
         rx_fire = self.rx.valid & self.rx.ready
@@ -244,9 +245,11 @@ class HostLink(wiring.Component):
                             m.d.sync += length[8:].eq(byte)
                     with m.If(hidx == HEADER_BYTES - 2):
                         with m.If(nxt != 0):
-                            error(Err.HEADER_CRC)
+                            m.d.sync += pend.eq(Err.HEADER_CRC)
+                            m.next = "DISCARD"
                         with m.Elif(length > cfg.max_payload):
-                            error(Err.LENGTH)
+                            m.d.sync += pend.eq(Err.LENGTH)
+                            m.next = "DISCARD"
                         with m.Else():
                             m.d.sync += [pcount.eq(0), crc.eq(0xFFFF), bad_elem.eq(0)]
                             m.next = "PAYLOAD"
@@ -254,6 +257,14 @@ class HostLink(wiring.Component):
                     m.d.sync += timer.eq(timer + 1)
                     with m.If(timer == self.timeout_cycles - 1):
                         error(Err.TIMEOUT)
+            with m.State("DISCARD"):        # a rejected header: drop bytes until the line is idle
+                m.d.comb += self.rx.ready.eq(1)
+                with m.If(rx_fire):
+                    m.d.sync += timer.eq(0)
+                with m.Else():
+                    m.d.sync += timer.eq(timer + 1)
+                    with m.If(timer == self.timeout_cycles - 1):
+                        reply(1, 2, pend)
             with m.State("PAYLOAD"):
                 m.d.comb += self.rx.ready.eq(1)
                 nxt = crc16_step(crc, byte)

@@ -16,10 +16,14 @@ accepted request is answered by one frame with ``cmd | 0x80`` and the request's 
 returns ``status_payload``. Every rejected frame is answered by an ``ERROR`` frame (cmd 0xFF,
 payload ``code, cmd``, ``seq`` of the rejected frame as received, 0 for garbage).
 
-Receiver (the device's): bytes other than 0xA5 between frames are garbage; a header with a
-bad CRC, an oversize ``len`` or a bad payload CRC is rejected and the receiver hunts for the
-next 0xA5; a frame that stops arriving is rejected when the line has been idle for the
-timeout; garbage followed by an idle line is reported once (``GARBAGE``, seq 0). Commands are
+Receiver (the device's): bytes other than 0xA5 between frames are garbage; a frame with a bad
+payload CRC is rejected at its end; a header with a bad CRC or an oversize ``len`` is rejected
+once the line has been idle for the timeout, everything after it being discarded (the rest of
+that frame is never parsed as frames, and the device does not reply while the host still
+sends); then the receiver hunts for the next 0xA5. A frame that stops arriving is rejected when
+the line has been idle for the timeout; garbage followed by an idle line is reported once
+(``GARBAGE``, seq 0). Half duplex: bytes that arrive while the device executes a request or
+sends a reply are dropped, so a host waits for each reply before it sends again. Commands are
 checked in the order: length minimum, weights present, dimensions, exact length, element
 encodings, and change nothing when rejected. All commands are idempotent, so a host may
 resend a request whose reply it lost: nothing is lost or duplicated.
@@ -47,7 +51,7 @@ SYNC = 0xA5
 OK = 0x80
 ERROR = 0xFF
 MAGIC = b"LMUL"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2   # 2: header rejections wait for an idle line, discarding what follows
 HEADER_BYTES = 7     # sync + cmd + seq + len(2) + hcrc(2)
 CRC_INIT = 0xFFFF
 CRC_POLY = 0x1021
@@ -114,11 +118,14 @@ def elem_bytes(fmt: FloatFormat) -> int:
 
 
 def pack_elements(bits: np.ndarray, nbytes: int) -> bytes:
-    return np.asarray(bits, dtype=np.uint64).astype(f"<u{nbytes}" if nbytes > 1 else np.uint8).tobytes()
+    """Elements as ``nbytes`` little-endian bytes each (1 to 4; 3 for 17..24-bit output formats)."""
+    return np.asarray(bits, dtype="<u8").reshape(-1, 1).view(np.uint8)[:, :nbytes].tobytes()
 
 
 def unpack_elements(raw: bytes, nbytes: int) -> np.ndarray:
-    return np.frombuffer(raw, dtype=f"<u{nbytes}" if nbytes > 1 else np.uint8).astype(np.int64)
+    """Inverse of ``pack_elements``: int64 bit patterns."""
+    b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, nbytes).astype(np.int64)
+    return sum((b[:, i] << (8 * i) for i in range(1, nbytes)), b[:, 0])
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,7 @@ class HostLinkModel:
     seq: int = 0
     length: int = 0
     garbage: bool = False
+    pending: Err | None = None      # a header rejection, reported when the line goes idle
     weights: np.ndarray | None = None
     results: np.ndarray | None = None
     frames_ok: int = 0
@@ -292,6 +300,9 @@ class HostLinkModel:
         return out
 
     def idle(self) -> bytes:
+        if self.state == "discard":
+            code, self.pending = self.pending, None
+            return self._error(code)
         if self.state != "hunt":
             return self._error(Err.TIMEOUT)
         if self.garbage:
@@ -307,6 +318,8 @@ class HostLinkModel:
             else:
                 self.garbage = True
             return b""
+        if self.state == "discard":
+            return b""
         if self.state == "header":
             self.hdr.append(byte)
             if len(self.hdr) == 1:
@@ -315,11 +328,11 @@ class HostLinkModel:
                 self.seq = byte
             if len(self.hdr) < HEADER_BYTES - 1:
                 return b""
-            if crc16(bytes(self.hdr)) != 0:
-                return self._error(Err.HEADER_CRC)
             self.length = self.hdr[2] | self.hdr[3] << 8
-            if self.length > self.cfg.max_payload:
-                return self._error(Err.LENGTH)
+            if crc16(bytes(self.hdr)) != 0 or self.length > self.cfg.max_payload:
+                self.state = "discard"
+                self.pending = Err.HEADER_CRC if crc16(bytes(self.hdr)) != 0 else Err.LENGTH
+                return b""
             self.payload, self.state = bytearray(), "payload"
             return b""
         self.payload.append(byte)

@@ -83,9 +83,24 @@ def test_lmul_board_against_the_golden_model(capsys: pytest.CaptureFixture[str])
     assert "bit-exact with the golden model" in text and "2x2" in text
 
 
+def test_lmul_board_over_a_port_checks_the_device_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    """``lmul board --port`` runs against whatever the device says it is (its STATUS); options given on
+    the command line that disagree with it are an error, not silently ignored."""
+    from test_host_link import _ModelOverTCP
+
+    cfg = BOARDS["icebreaker"].cfg
+    assert main(["board", "--port", _ModelOverTCP(cfg).url, "--m", "3", "--k", "5", "--n", "20"]) == 0
+    assert "bit-exact with the golden model" in capsys.readouterr().out
+    assert main(["board", "--port", _ModelOverTCP(cfg).url, "--size", "2x2", "--k-max", str(cfg.k_max)]) == 0
+    capsys.readouterr()
+    rc = main(["board", "--port", _ModelOverTCP(cfg).url, "--size", "4x4", "--format", "e5m2", "--k-max", "64"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "does not match --format, --size" in err and "2x2" in err
+
+
 @pytest.mark.parametrize("argv", [
     ["board", "--board", "nexys"], ["board", "--k", "65"], ["build", "--size", "0x2"],
-    ["board", "--format", "fp32"], ["board", "--port", "/dev/x", "--sim"],
+    ["board", "--format", "fp32"], ["board", "--port", "/dev/x", "--sim"], ["board", "--sim", "--baud", "9600"],
 ])
 def test_board_cli_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     try:

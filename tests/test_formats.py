@@ -8,7 +8,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 import pytest
-from conftest import ML_DTYPES, all_codes, ml_decode, ml_encode, storage
+from conftest import ML_DTYPES, TWINS, all_codes, ml_decode, ml_encode, storage
 from refmodel import encode_exact, magnitude, nan_code
 
 from lmul.formats import (
@@ -476,3 +476,13 @@ def test_magnitude_reference_agrees_with_decode_on_bf16() -> None:
     ref = [float(magnitude(BF16, int(c), daz=False)) for c in codes[ok]]
     assert np.array_equal(np.abs(vals[ok]), np.array(ref))
     assert storage(BF16) is np.uint16
+
+
+def test_twin_dtype_matches_the_test_oracle_table() -> None:
+    from lmul.formats import NAMED_FORMATS, twin_dtype
+
+    for f in NAMED_FORMATS.values():
+        want = TWINS.get(f, np.float32 if f.name == "fp32" else None)
+        assert twin_dtype(f) == (np.dtype(want) if want is not None else None), f.name
+    assert twin_dtype(get_format("e4m3")) == np.dtype(ml_dtypes.float8_e4m3fn)
+    assert twin_dtype(get_format("e3m3")) is None and twin_dtype(get_format("e4m3_ieee")) != twin_dtype(E4M3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import struct
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -26,6 +27,7 @@ from lmul.sim.host_link import (
     crc16,
     encode_frame,
     pack_elements,
+    unpack_elements,
 )
 from lmul.sim.systolic_array import matmul
 from lmul.sim.vectors import special_values
@@ -67,6 +69,18 @@ def test_encode_frame_rejects_bad_fields() -> None:
         encode_frame(256, 0)
     with pytest.raises(LinkError):
         encode_frame(1, 0, bytes(70000))
+
+
+def test_element_packing_round_trips_1_to_4_bytes() -> None:
+    rng = np.random.default_rng(0)
+    for nb in (1, 2, 3, 4):                  # 3: a 17..24-bit output format (e.g. e8m15)
+        v = rng.integers(0, 1 << (8 * nb), 50)
+        raw = pack_elements(v, nb)
+        assert len(raw) == 50 * nb and raw[:nb] == int(v[0]).to_bytes(nb, "little")
+        assert np.array_equal(unpack_elements(raw, nb), v)
+    cfg = LinkConfig(get_format("e4m3"), "exact", 2, 2, m_max=3, k_max=4, n_max=3, out_fmt=get_format("e8m15"))
+    a = encode(cfg.fmt, np.random.default_rng(1).standard_normal((3, 4)))
+    assert LMulDevice(ModelTransport(cfg)).matmul(a, a.T).shape == (3, 3)       # checked against the model
 
 
 def test_link_config_validation() -> None:
@@ -148,7 +162,16 @@ def test_model_commands_errors_and_no_side_effects(cfg: LinkConfig) -> None:
     assert _replies(dev.feed(bytes(corrupt))) == [_err(Err.PAYLOAD_CRC, 17, Cmd.LOAD_WEIGHTS)]
     hdr = bytearray(_req(Cmd.STATUS, 18))
     hdr[3] ^= 1
-    assert _replies(dev.feed(bytes(hdr))) == [_err(Err.HEADER_CRC, 18, Cmd.STATUS)]
+    assert dev.feed(bytes(hdr)) == b""                 # a header rejection waits for the idle line
+    assert _replies(dev.idle()) == [_err(Err.HEADER_CRC, 18, Cmd.STATUS)]
+    # what follows a rejected header is discarded, never parsed as frames: a STATUS frame inside the
+    # payload of an oversize or header-corrupted frame is not executed
+    inner = _req(Cmd.STATUS, 40)
+    over = _req(Cmd.LOAD_WEIGHTS, 41, inner + bytes(cfg.max_payload))
+    assert dev.feed(over) == b"" and _replies(dev.idle()) == [_err(Err.LENGTH, 41, Cmd.LOAD_WEIGHTS)]
+    hdr = bytearray(_req(Cmd.LOAD_WEIGHTS, 42, inner))
+    hdr[4] ^= 0x80
+    assert dev.feed(bytes(hdr)) == b"" and _replies(dev.idle()) == [_err(Err.HEADER_CRC, 42, Cmd.LOAD_WEIGHTS)]
     assert dev.feed(_w(cfg, 19, b)[:10]) == b""
     assert _replies(dev.idle()) == [_err(Err.TIMEOUT, 19, Cmd.LOAD_WEIGHTS)]
     assert dev.feed(b"\x00\x13\x37") == b"" and _replies(dev.idle()) == [_err(Err.GARBAGE, 0, 0)]
@@ -156,10 +179,16 @@ def test_model_commands_errors_and_no_side_effects(cfg: LinkConfig) -> None:
     assert _replies(dev.feed(_req(Cmd.READ_RESULTS, 20)))[0][2] == p
     st = Status.parse(_replies(dev.feed(_req(Cmd.STATUS, 21)))[0][2])
     assert st.weights == (3, 2) and st.results == (2, 2)
-    assert st.frames_ok == 6 and st.frames_bad == 2 + len(bad) + 4
+    assert st.frames_ok == 6 and st.frames_bad == 2 + len(bad) + 6
 
 
 # ---- RTL == model (Amaranth simulation through the UART pins) ----------------------------------
+
+
+def _hdr_flipped(frame: bytes) -> bytearray:
+    f = bytearray(frame)
+    f[4] ^= 0x80            # the length's high byte: the header CRC fails
+    return f
 
 
 def _script(cfg: LinkConfig, seed: int) -> list[bytes | None]:
@@ -173,13 +202,16 @@ def _script(cfg: LinkConfig, seed: int) -> list[bytes | None]:
         _w(cfg, 6, _weights(cfg, rng, 2, cfg.n_max)), _run(cfg, 7, a[:1, :2]), _req(Cmd.READ_RESULTS, 8),
         _req(Cmd.STATUS, 9, b"xy"), _req(0x7E, 10), _w(cfg, 11, np.zeros((cfg.k_max + 1, 1), np.int64)),
         _w(cfg, 12, np.full((1, 1), 1 << cfg.fmt.width)),
-        _req(Cmd.STATUS, 13, bytes(cfg.max_payload + 1)),            # oversize length
+        _req(Cmd.STATUS, 13, bytes(cfg.max_payload + 1)), None,      # oversize length
+        _req(Cmd.RUN, 16, _req(Cmd.STATUS, 17) + bytes(cfg.max_payload)), None,   # frame inside an oversize one
         b"\x01\x02\x03", None,                                       # garbage, then idle
+        bytes(_hdr_flipped(_req(Cmd.LOAD_WEIGHTS, 18, _req(Cmd.STATUS, 19)))), None,   # ... a corrupted one
+        b"\x07\xa5\xa5\x00", None,                                   # garbage with sync bytes (a header cut short)
         _w(cfg, 14, b)[:9], None,                                    # truncated
         _req(Cmd.STATUS, 15)[:4], None,                              # truncated inside the header
     ]
-    for i in range(6):                                               # random single/multi-bit corruption
-        f = bytearray(prng.choice([_w(cfg, 20 + i, b), _run(cfg, 20 + i, a[:2]), _req(Cmd.READ_RESULTS, 20 + i)]))
+    for i in range(12):                                              # random single/multi-bit corruption
+        f = bytearray(prng.choice([_w(cfg, 50 + i, b), _run(cfg, 50 + i, a[:2]), _req(Cmd.READ_RESULTS, 50 + i)]))
         for _ in range(prng.randint(1, 3)):
             f[prng.randrange(len(f))] ^= 1 << prng.randrange(8)
         ev += [bytes(f), None]
@@ -302,9 +334,26 @@ def test_driver_input_errors() -> None:
         dev.matmul(np.zeros((2, 3), np.uint8), np.zeros((2, 2), np.uint8))
     with pytest.raises(LinkError, match="NO_WEIGHTS"):
         dev.run(np.zeros((1, 2), np.uint8))
-    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dev.load_weights(np.zeros((3, 2), np.uint8))
+    with pytest.raises(FormatError, match="K = 2, the loaded weights K = 3"):
+        dev.run(np.zeros((1, 2), np.uint8))
+    # arrays of the board's own dtype are taken as they are; any other float dtype is refused, never
+    # reinterpreted (float8_e4m3 is IEEE-style E4M3: same width, different encodings)
     x = np.array([[1.5, -2.0]], dtype=ml_dtypes.float8_e4m3fn)
     assert list(as_bits(x, cfg.fmt).ravel()) == list(encode(cfg.fmt, np.array([1.5, -2.0])))
+    for t in (ml_dtypes.float8_e4m3, ml_dtypes.float8_e5m2, ml_dtypes.bfloat16, np.float16, np.float32):
+        with pytest.raises(FormatError, match="float8_e4m3fn"):
+            as_bits(np.ones((1, 2), dtype=t), cfg.fmt)
+    for fmt, t in ((get_format("e5m2"), ml_dtypes.float8_e5m2), (get_format("bf16"), ml_dtypes.bfloat16),
+                   (get_format("fp16"), np.float16), (get_format("e3m2"), ml_dtypes.float6_e3m2fn)):
+        v = np.array([[1.0, -0.25, 3.0]])
+        assert list(as_bits(v.astype(t), fmt).ravel()) == list(encode(fmt, v).ravel()), fmt.name
+    with pytest.raises(FormatError, match=r"e3m3 bit patterns, got dtype float64 \(quantise"):
+        as_bits(np.ones(2), get_format("e3m3"))
+    e5 = LinkConfig(get_format("e5m2"), "exact", 2, 2, m_max=2, k_max=2, n_max=2)
+    a = np.array([[1.5, -2.0], [0.5, 4.0]], dtype=ml_dtypes.float8_e5m2)
+    c = LMulDevice(ModelTransport(e5)).matmul(a, a)
+    assert np.array_equal(c, matmul(e5.fmt, as_bits(a, e5.fmt), as_bits(a, e5.fmt), e5.out_fmt, e5.kind))
 
 
 class _ModelOverTCP:
@@ -369,3 +418,45 @@ def test_serial_transport_driver_over_pyserial_socket() -> None:
         line.close()
     with pytest.raises(LinkError, match="cannot open"):
         SerialTransport("/dev/no-such-serial-port")
+
+
+def test_serial_transport_gives_up_on_a_line_that_never_goes_quiet() -> None:
+    """A port that keeps sending (wrong port, another bitstream printing, wrong baud rate) cannot
+    hold the host: the driver gives up with a LinkError in bounded time."""
+    import socket
+    import threading
+    import time
+
+    from lmul.boards.host import SerialTransport
+
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def chatter() -> None:
+        conn, _ = server.accept()
+        with conn:
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"hello from another design\r\n")
+                except OSError:
+                    return
+                time.sleep(0.001)
+
+    threading.Thread(target=chatter, daemon=True).start()
+    line = SerialTransport(f"socket://127.0.0.1:{server.getsockname()[1]}")     # 20 ms quiet gap
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        try:
+            LMulDevice(line, retries=1, base_timeout=0.1)
+            outcome.append(None)
+        except LinkError as e:
+            outcome.append(e)
+
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(20)
+    stop.set()
+    line.close()
+    assert not worker.is_alive(), "the driver is still waiting on a line that never goes quiet"
+    assert outcome and isinstance(outcome[0], LinkError) and "STATUS failed after 2 attempts" in str(outcome[0])
