@@ -308,18 +308,18 @@ def test_driver_matmul_over_faulty_model_line(seed: int) -> None:
 def test_driver_end_to_end_on_simulated_board_with_faults() -> None:
     from lmul.sim.board_sim import SimulatedBoard
 
-    cfg = LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=3, k_max=6, n_max=2)
+    cfg = LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=3, k_max=6, n_max=3)   # N tile: 2 column blocks
     board = SimulatedBoard(cfg, divisor=4)
     line = FaultyLine(board, 7, p=0.25)
     dev = LMulDevice(line, retries=20, base_timeout=40 * board.byte_time)    # > the board's idle timeout
     rng = np.random.default_rng(5)
-    a, b = _floats(cfg, rng, (5, 6)), _floats(cfg, rng, (6, 3))     # 2 x 2 tiles
+    a, b = _floats(cfg, rng, (5, 6)), _floats(cfg, rng, (6, 5))     # 2 x 2 tiles (M 3+2, N 3+2)
     c = dev.matmul(a, b)
     assert np.array_equal(c, matmul(cfg.fmt, a, b, cfg.out_fmt, cfg.kind))
     assert sum(line.faults.values()) > 0 and dev.stats.retries > 0
     line.p = 0
     st = dev.status()
-    assert st.frames_bad > 0 and st.weights == (6, 1) and st.results == (2, 1)
+    assert st.frames_bad > 0 and st.weights == (6, 2) and st.results == (2, 2)
 
 
 def test_driver_input_errors() -> None:
