@@ -61,7 +61,7 @@ BOARDS = {
                         LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=16, k_max=64, n_max=16),
                         ofl_board="ice40_generic", bitstream="bin", clk_div=2),
     "ulx3s": Board("ulx3s", "ulx3s:ULX3S_85F_Platform", "ecp5", 25e6,
-                   LinkConfig(get_format("e4m3"), "lmul", 8, 8, m_max=64, k_max=256, n_max=64),
+                   LinkConfig(get_format("e4m3"), "lmul", 14, 14, m_max=64, k_max=256, n_max=64),
                    ofl_board="ulx3s", bitstream="bit"),
 }
 
