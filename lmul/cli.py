@@ -179,10 +179,8 @@ def cmd_board(args: argparse.Namespace) -> int:
                for d in "mkn")]
     differ = [name for name, given, same in asked if given is not None and not same]
     if differ:
-        raise FormatError(f"the device was built for {cfg.fmt.name} {cfg.kind} {cfg.rows}x{cfg.cols}, m/k/n max "
-                          f"{cfg.m_max}/{cfg.k_max}/{cfg.n_max}; it does not match --{', --'.join(differ)}")
-    print(f"device: {cfg.fmt.name} {cfg.kind} {cfg.rows}x{cfg.cols}, m/k/n max {cfg.m_max}/{cfg.k_max}/{cfg.n_max}, "
-          f"out {cfg.out_fmt.name}; frames ok {st.frames_ok}, rejected {st.frames_bad}")
+        raise FormatError(f"the device was built for {cfg.summary()}; it does not match --{', --'.join(differ)}")
+    print(f"device: {cfg.summary()}, out {cfg.out_fmt.name}; frames ok {st.frames_ok}, rejected {st.frames_bad}")
     rng = np.random.default_rng(args.seed)
     scale = 2.0 ** np.floor(np.log2(cfg.fmt.max_value / 8))
     a_f = rng.standard_normal((args.m, args.k)) * min(1.0, scale)

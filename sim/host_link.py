@@ -158,6 +158,10 @@ class LinkConfig:
             raise FormatError(f"m_max/k_max/n_max too large: a frame would need "
                               f"{max(self.max_payload, self.max_result)} payload bytes (at most 65535)")
 
+    def summary(self) -> str:
+        """``e4m3 lmul 2x2, m/k/n max 16/64/16``."""
+        return f"{self.fmt.name} {self.kind} {self.rows}x{self.cols}, m/k/n max {self.m_max}/{self.k_max}/{self.n_max}"
+
     def same_as(self, other: LinkConfig) -> bool:
         """Same configuration (format names ignored)."""
         return (self.fmt.same_as(other.fmt) and self.out_fmt.same_as(other.out_fmt)
@@ -329,9 +333,9 @@ class HostLinkModel:
             if len(self.hdr) < HEADER_BYTES - 1:
                 return b""
             self.length = self.hdr[2] | self.hdr[3] << 8
-            if crc16(bytes(self.hdr)) != 0 or self.length > self.cfg.max_payload:
-                self.state = "discard"
-                self.pending = Err.HEADER_CRC if crc16(bytes(self.hdr)) != 0 else Err.LENGTH
+            bad_crc = crc16(bytes(self.hdr)) != 0
+            if bad_crc or self.length > self.cfg.max_payload:
+                self.state, self.pending = "discard", Err.HEADER_CRC if bad_crc else Err.LENGTH
                 return b""
             self.payload, self.state = bytearray(), "payload"
             return b""

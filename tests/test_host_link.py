@@ -169,8 +169,7 @@ def test_model_commands_errors_and_no_side_effects(cfg: LinkConfig) -> None:
     inner = _req(Cmd.STATUS, 40)
     over = _req(Cmd.LOAD_WEIGHTS, 41, inner + bytes(cfg.max_payload))
     assert dev.feed(over) == b"" and _replies(dev.idle()) == [_err(Err.LENGTH, 41, Cmd.LOAD_WEIGHTS)]
-    hdr = bytearray(_req(Cmd.LOAD_WEIGHTS, 42, inner))
-    hdr[4] ^= 0x80
+    hdr = _hdr_flipped(_req(Cmd.LOAD_WEIGHTS, 42, inner))
     assert dev.feed(bytes(hdr)) == b"" and _replies(dev.idle()) == [_err(Err.HEADER_CRC, 42, Cmd.LOAD_WEIGHTS)]
     assert dev.feed(_w(cfg, 19, b)[:10]) == b""
     assert _replies(dev.idle()) == [_err(Err.TIMEOUT, 19, Cmd.LOAD_WEIGHTS)]
