@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from lmul.errors import FormatError
+
 __all__ = [
     "BF16",
     "E2M1",
@@ -45,10 +47,6 @@ __all__ = [
     "get_format",
     "twin_dtype",
 ]
-
-
-class FormatError(ValueError):
-    """An invalid format description or a value that does not fit a format."""
 
 
 class Specials(enum.Enum):

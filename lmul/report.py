@@ -89,7 +89,7 @@ def smoke(progress: Callable[[str], None]) -> dict[str, str]:
     from lmul.rtl.lmul_pe import LMulPE
     from lmul.sim.fp_multiplier import fp_multiply
     from lmul.sim.lmul_pe import lmul
-    from lmul.sim.vectors import multiplier_vectors, special_values
+    from lmul.vectors import multiplier_vectors, special_values
 
     out: dict[str, str] = {}
     for name, t in (("e4m3", ml_dtypes.float8_e4m3fn), ("e5m2", ml_dtypes.float8_e5m2)):

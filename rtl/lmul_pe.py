@@ -15,11 +15,11 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from lmul.arith import check_lmul_format, lmul_constant
 from lmul.formats import FloatFormat, get_format
 from lmul.rtl.float_layout import FloatLayout, classify, pack_result, special_result_daz
 from lmul.rtl.latency import check_latency, drive_output, register_inputs
 from lmul.rtl.rounding import signed_width
-from lmul.sim.lmul_pe import check_lmul_format, lmul_constant
 
 __all__ = ["LMulPE", "sum_shape"]
 

@@ -28,21 +28,23 @@ results dropped.
 
 from __future__ import annotations
 
-import enum
-
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lmul.formats import FP32, FloatFormat, FormatError, get_format
+from lmul.arith import Accumulator, ProductKind
+from lmul.errors import check_int
+from lmul.formats import FP32, FloatFormat, get_format
 from lmul.rtl.float_layout import FloatLayout
 from lmul.rtl.systolic_array import SystolicArray
 
 __all__ = ["MatmulEngine", "Op", "cmd_layout", "res_layout"]
 
 
-class Op(enum.IntEnum):
+class Op(enum.Enum, shape=2):
+    """Job type of a ``cmd`` beat."""
+
     FULL = 0
     WEIGHTS = 1
     RUN = 2
@@ -53,7 +55,7 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 def cmd_layout(m_max: int, k_max: int, n_max: int) -> data.StructLayout:
-    return data.StructLayout({"m": range(m_max + 1), "k": range(k_max + 1), "n": range(n_max + 1), "op": 2})
+    return data.StructLayout({"m": range(m_max + 1), "k": range(k_max + 1), "n": range(n_max + 1), "op": Op})
 
 
 def res_layout(out_fmt: FloatFormat, cols: int, m_max: int, n_max: int) -> data.StructLayout:
@@ -62,15 +64,15 @@ def res_layout(out_fmt: FloatFormat, cols: int, m_max: int, n_max: int) -> data.
 
 
 class MatmulEngine(wiring.Component):
-    def __init__(self, fmt: FloatFormat | str, kind: str = "exact", rows: int = 4, cols: int = 4,
-                 out_fmt: FloatFormat | str = FP32, m_max: int = 64, k_max: int = 256, n_max: int = 64) -> None:
+    def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", rows: int = 4, cols: int = 4,
+                 out_fmt: FloatFormat | str = FP32, m_max: int = 64, k_max: int = 256, n_max: int = 64, *,
+                 acc: str | Accumulator = "kulisch") -> None:
         self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
         for name, v in (("m_max", m_max), ("k_max", k_max), ("n_max", n_max)):
-            if not isinstance(v, int) or v < 1:
-                raise FormatError(f"MatmulEngine {name} must be a positive int, got {v!r}")
-        self.kind, self.rows, self.cols = kind, rows, cols
+            check_int(name, v, 1)
+        self.array = SystolicArray(self.fmt, kind, rows, cols, self.out_fmt, k_max=k_max, acc=acc)
+        self.kind, self.acc, self.rows, self.cols = self.array.kind, self.array.acc, rows, cols
         self.m_max, self.k_max, self.n_max = m_max, k_max, n_max
-        self.array = SystolicArray(self.fmt, kind, rows, cols, self.out_fmt, k_max=k_max)
         super().__init__({
             "cmd": In(stream.Signature(cmd_layout(m_max, k_max, n_max))),
             "data": In(stream.Signature(FloatLayout(self.fmt))),
@@ -152,7 +154,7 @@ class MatmulEngine(wiring.Component):
             with m.Else():
                 m.d.sync += o_j0.eq(o_j0 + C)
 
-        op = Signal(2)
+        op = Signal(Op)
 
         def start_compute() -> None:
             m.d.sync += [ib_base.eq(0), jb_base.eq(0), ck.eq(0), rows_left.eq(jm), cols_left.eq(jn),

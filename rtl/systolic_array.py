@@ -33,11 +33,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from lmul.formats import FP32, FloatFormat, FormatError, get_format
+from lmul.arith import Accumulator, ProductKind, accumulator, product_kind
+from lmul.errors import check_int
+from lmul.formats import FP32, FloatFormat, get_format
 from lmul.rtl.float_layout import FloatLayout
-from lmul.rtl.mac_cell import MacCell, PreOperand, check_mac, prebias
-from lmul.rtl.mac_pe import AccRounder, check_out_format
-from lmul.sim.mac_pe import accumulator_bits
+from lmul.rtl.mac_cell import MacCell
 
 __all__ = ["SystolicArray", "in_layout", "out_layout"]
 
@@ -53,24 +53,27 @@ def out_layout(out_fmt: FloatFormat, rows: int, cols: int) -> data.StructLayout:
 
 
 class SystolicArray(wiring.Component):
-    def __init__(self, fmt: FloatFormat | str, kind: str = "exact", rows: int = 4, cols: int = 4,
-                 out_fmt: FloatFormat | str = FP32, k_max: int = 4096, fifo_depth: int = 4) -> None:
+    def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", rows: int = 4, cols: int = 4,
+                 out_fmt: FloatFormat | str = FP32, k_max: int = 4096, fifo_depth: int = 4, *,
+                 acc: str | Accumulator = "kulisch") -> None:
         self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
-        for name, v, lo in (("rows", rows, 1), ("cols", cols, 1), ("k_max", k_max, 1), ("fifo_depth", fifo_depth, 2)):
-            if not isinstance(v, int) or v < lo:
-                raise FormatError(f"SystolicArray {name} must be an int >= {lo}, got {v!r}")
-        self.kind, self.rows, self.cols, self.k_max, self.fifo_depth = kind, rows, cols, k_max, fifo_depth
-        check_mac(self.fmt, kind, k_max, prebiased=kind == "lmul")
-        check_out_format(self.fmt, self.out_fmt)
-        self.acc_bits = accumulator_bits(self.fmt, k_max, kind)
+        self.kind, self.acc = product_kind(kind), accumulator(acc)
+        self.rows, self.cols = check_int("rows", rows, 1), check_int("cols", cols, 1)
+        self.k_max, self.fifo_depth = check_int("k_max", k_max, 1), check_int("fifo_depth", fifo_depth, 2)
+        self.kind.check(self.fmt)
+        self.builder = self.kind.rtl()(self.fmt)
+        self.cells = [[MacCell(self.fmt, self.kind, k_max, self.acc, prebiased=True) for _ in range(cols)]
+                      for _ in range(rows)]
+        self.finishers = [self.cells[0][c].accumulator.finisher(self.out_fmt) for c in range(cols)]
+        self.state_layout = self.cells[0][0].result.shape()
+        self.latency = rows + cols + self.cells[0][0].latency + 2
         super().__init__({"i": In(stream.Signature(in_layout(self.fmt, rows, cols))),
                           "o": Out(stream.Signature(out_layout(self.out_fmt, rows, cols)))})
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
         fmt, R, C = self.fmt, self.rows, self.cols
-        pre = self.kind == "lmul"
-        b_layout = PreOperand(fmt) if pre else FloatLayout(fmt)
+        b_layout = self.builder.operand_layout
 
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=Shape.cast(self.o.payload.shape()).width,
                                                     depth=self.fifo_depth)
@@ -105,11 +108,10 @@ class SystolicArray(wiring.Component):
             l_edge.append(delay(inject & self.i.p.last, r, f"l{r}"))
         b_edge = []
         for c in range(C):
-            b = prebias(m, fmt, self.i.p.b[c], f"b{c}") if pre else self.i.p.b[c]
-            b_edge.append(delay(b, c, f"b{c}"))
+            b_edge.append(delay(self.builder.prepare(m, self.i.p.b[c], f"b{c}"), c, f"b{c}"))
 
         # --- PE grid ------------------------------------------------------------------------------
-        cells = [[MacCell(fmt, self.kind, self.k_max, prebiased=pre) for _ in range(C)] for _ in range(R)]
+        cells = self.cells
         b_above = list(b_edge)
         for r in range(R):
             a_in, v_in, l_in = a_edge[r], v_edge[r], l_edge[r]
@@ -131,27 +133,22 @@ class SystolicArray(wiring.Component):
         # --- column drain registers + rounders + deskew ---------------------------------------------
         out_c, out_v, out_row = [], None, None
         for c in range(C):
-            stages = [Signal(self.acc_bits + 3, name=f"drain_{c}_{r}") for r in range(R)]
+            stages = [Signal(self.state_layout, name=f"drain_{c}_{r}") for r in range(R)]
             valid = Signal(R, name=f"drain_{c}_valid")
             row = Signal(range(max(R, 2)), name=f"drain_{c}_row")
             bottom = cells[R - 1][c]
             with m.If(adv):
                 with m.If(bottom.done):
                     for r in range(R):
-                        cell = cells[r][c]
-                        m.d.sync += stages[r].eq(Value.cast(cell.sum).as_unsigned()
-                                                 | (cell.nan << self.acc_bits) | (cell.pinf << (self.acc_bits + 1))
-                                                 | (cell.ninf << (self.acc_bits + 2)))
+                        m.d.sync += stages[r].eq(cells[r][c].result)
                     m.d.sync += [valid.eq((1 << R) - 1), row.eq(0)]
                 with m.Else():
                     for r in range(R - 1):
                         m.d.sync += stages[r].eq(stages[r + 1])
                     m.d.sync += [valid.eq(valid >> 1), row.eq(row + 1)]
-            rnd = AccRounder(fmt, self.out_fmt, self.acc_bits)
+            rnd = self.finishers[c]
             m.submodules[f"round_{c}"] = rnd
-            head = stages[0]
-            m.d.comb += [rnd.sum.eq(head[:self.acc_bits]), rnd.nan.eq(head[self.acc_bits]),
-                         rnd.pinf.eq(head[self.acc_bits + 1]), rnd.ninf.eq(head[self.acc_bits + 2])]
+            m.d.comb += rnd.i.eq(stages[0])
             res = Signal(FloatLayout(self.out_fmt), name=f"res_{c}")
             res_v = Signal(name=f"res_{c}_valid")
             res_row = Signal.like(row, name=f"res_{c}_row")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmul.arith import fp_product_bits
 from lmul.formats import FloatFormat, apply_overflow_and_sign, decode, round_fields
 
 __all__ = [
@@ -114,12 +115,6 @@ def fixed_products(mag: np.ndarray, sign: np.ndarray, dead: np.ndarray, nan: np.
     mag = np.asarray(mag, dtype=dt)
     value = np.asarray(np.where(dead, 0, np.asarray(np.where(sign, -mag, mag), dtype=dt)), dtype=dt)
     return FixedProducts(value, lsb_exp, nan, np.where(inf, np.where(sign, -1, 1), 0).astype(np.int8), bits)
-
-
-def fp_product_bits(fmt: FloatFormat) -> int:
-    """Magnitude bits of the largest exact product (fixed point at ``2 * quantum_exp``)."""
-    xmax = int(to_fixed(fmt, np.array([fmt.max_finite_field]), object)[0])
-    return (xmax * xmax).bit_length()
 
 
 def fp_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> FixedProducts:

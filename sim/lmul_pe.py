@@ -19,6 +19,7 @@ and ``S`` *is* the result's exponent+mantissa field: a mantissa carry flows into
   (Inf / NaN / saturate to ±max), exactly as ``fp_multiply``;
 * NaN and Inf operands as ``fp_multiply`` (same NaN rule; Inf × zero-or-subnormal is NaN).
 
+The constants ``l(m)``, ``C`` and the product width live in ``lmul.arith`` (shared with the RTL).
 ``lmul_product`` gives the same adder result unbounded (no FTZ, no overflow) as an exact
 fixed-point integer at ``2 * quantum_exp`` — the wide product a MAC accumulates.
 ``lmul_literal`` evaluates the formula's other reading (value ``1 + x_m + y_m + 2**-l`` kept,
@@ -29,7 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmul.formats import FloatFormat, FormatError, apply_overflow_and_sign
+from lmul.arith import check_lmul_format, lmul_constant, lmul_l, lmul_product_bits
+from lmul.formats import FloatFormat, apply_overflow_and_sign
 from lmul.sim.fp_multiplier import FixedProducts, fixed_dtype, fixed_products, multiply_specials, operands
 
 __all__ = [
@@ -42,23 +44,6 @@ __all__ = [
     "lmul_sum",
     "lmul_value",
 ]
-
-
-def lmul_l(m: int) -> int:
-    """The paper's offset exponent l(m)."""
-    return m if m <= 3 else (3 if m == 4 else 4)
-
-
-def check_lmul_format(fmt: FloatFormat) -> None:
-    if fmt.man_bits < 1:
-        raise FormatError(f"L-Mul needs at least 1 mantissa bit; {fmt.name} has {fmt.man_bits}")
-
-
-def lmul_constant(fmt: FloatFormat) -> int:
-    """``C = 2**(m - l(m)) - bias * 2**m``: the offset and the bias removal, folded together."""
-    check_lmul_format(fmt)
-    m = fmt.man_bits
-    return (1 << (m - lmul_l(m))) - (fmt.bias << m)
 
 
 def daz(fmt: FloatFormat) -> FloatFormat:
@@ -90,13 +75,6 @@ def lmul(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarr
     out = apply_overflow_and_sign(fmt, field, sign)
     nan, inf, sbits = multiply_specials(daz(fmt), bx, by)
     return np.where(nan | inf, sbits, out).astype(fmt.dtype)
-
-
-def lmul_product_bits(fmt: FloatFormat) -> int:
-    """Magnitude bits of the largest unbounded L-Mul product at ``2 * quantum_exp``."""
-    s = int(lmul_sum(fmt, np.array([fmt.max_finite_field]), np.array([fmt.max_finite_field]))[0])
-    m = fmt.man_bits
-    return ((1 << m) + (s & fmt.man_mask)).bit_length() + (s >> m) + fmt.bias + m - 2
 
 
 def lmul_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> FixedProducts:

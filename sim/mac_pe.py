@@ -1,30 +1,22 @@
 """Golden model of the MAC processing element (twin of ``rtl/mac_pe.py``): dot products.
 
-Accumulation semantics (deterministic, order-independent, bit-exact):
-
-1. each product is exact: ``fp_product`` (exact multiplier, unrounded) or ``lmul_product``
-   (L-Mul adder result, unbounded) — a signed integer at ``2**(2 * quantum_exp)``;
-2. products are summed exactly in a two's-complement fixed-point accumulator (Kulisch style)
-   with the same LSB, ``accumulator_bits(fmt, k, kind)`` bits wide: with ``P`` magnitude bits
-   per product, ``|sum| <= k * (2**P - 1) < 2**(P + ceil(log2 k))``, so
-   ``P + ceil(log2 k) + 1`` bits (sign included) can never overflow for ``k`` terms;
-3. the sum is rounded once, round-to-nearest-even, to the output format (FP32 by default).
-
-Specials: a NaN product, or both +Inf and -Inf products, give the output format's canonical
-NaN (positive); otherwise any ±Inf product gives ±Inf (converted with the output format's
-policy: NaN for FN/FNUZ, ±max when saturating). An exact zero sum is +0.
+``dot(fmt, x, y, out, kind, acc)``: each product formed by the product kind ``kind``
+(``lmul.arith.PRODUCT_KINDS``: ``exact`` = ``fp_product``, the unrounded product; ``lmul`` =
+``lmul_product``, the unbounded L-Mul adder result), summed along the last axis by the
+accumulator ``acc`` (``lmul.arith.ACCUMULATORS``: ``kulisch`` = ``lmul.sim.kulisch``, exact sum
+and one RNE rounding to ``out``).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
 
-from lmul.formats import FP32, FloatFormat, FormatError, encode
-from lmul.sim.fp_multiplier import FixedProducts, fp_product, fp_product_bits
-from lmul.sim.lmul_pe import lmul_product, lmul_product_bits
+from lmul.arith import Accumulator, ProductKind, accumulator, kulisch_bits, product_kind, sum_bits
+from lmul.formats import FP32, FloatFormat
+from lmul.sim.fp_multiplier import FixedProducts
+from lmul.sim.kulisch import accumulate, round_fixed
 
 __all__ = [
     "ProductKind",
@@ -34,80 +26,35 @@ __all__ = [
     "product_bits",
     "products",
     "round_fixed",
+    "sum_bits",
 ]
 
-ProductKind = Literal["exact", "lmul"]
-
-
-def _kind(kind: str) -> str:
-    if kind not in ("exact", "lmul"):
-        raise FormatError(f"product kind must be 'exact' or 'lmul', got {kind!r}")
-    return kind
+KindName = Literal["exact", "lmul"]
 
 
 def products(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int,
-             kind: ProductKind = "exact") -> FixedProducts:
-    """Exact fixed-point products of the chosen multiplier kind."""
-    return fp_product(fmt, x, y) if _kind(kind) == "exact" else lmul_product(fmt, x, y)
+             kind: str | ProductKind = "exact") -> FixedProducts:
+    """Exact fixed-point products of the chosen product kind."""
+    return product_kind(kind).golden()(fmt, x, y)
 
 
-def product_bits(fmt: FloatFormat, kind: ProductKind = "exact") -> int:
-    return fp_product_bits(fmt) if _kind(kind) == "exact" else lmul_product_bits(fmt)
+def product_bits(fmt: FloatFormat, kind: str | ProductKind = "exact") -> int:
+    return product_kind(kind).bits(fmt)
 
 
-def accumulator_bits(fmt: FloatFormat, k: int, kind: ProductKind = "exact") -> int:
-    """Two's-complement accumulator width that cannot overflow for ``k`` products."""
-    if not isinstance(k, int) or k < 1:
-        raise FormatError(f"k must be a positive int, got {k!r}")
-    return sum_bits(product_bits(fmt, kind), k)
+def accumulator_bits(fmt: FloatFormat, k: int, kind: str | ProductKind = "exact") -> int:
+    """Two's-complement Kulisch accumulator width that cannot overflow for ``k`` products."""
+    return kulisch_bits(fmt, kind, k)
 
 
-def sum_bits(product_bits: int, k: int) -> int:
-    """Two's-complement bits of any sum of ``k`` signed values of ``product_bits`` magnitude bits."""
-    return product_bits + math.ceil(math.log2(k)) + 1
-
-
-def round_fixed(out: FloatFormat, value: np.ndarray, lsb_exp: int) -> np.ndarray:
-    """Round exact integers ``value * 2**lsb_exp`` once (RNE) to ``out`` bit patterns.
-
-    Converts to float64 with round-to-odd (53 bits >= out precision + 2, so the following
-    RNE rounding by ``encode`` is the correctly rounded result), then encodes.
-    """
-    v = np.asarray(value)
-    if v.dtype != np.int64 or (v.size and np.abs(v).max() >= 1 << 62):
-        v = v.astype(object)                      # Python ints: exact whatever the size
-    f = v.astype(np.float64)                      # RNE conversion, exact comparison below
-    if v.dtype == object:
-        above, below = (v > f).astype(bool), (v < f).astype(bool)
-    else:
-        back = f.astype(np.int64)                 # |v| < 2**62: the cast cannot overflow
-        above, below = v > back, v < back
-    even = (f.view(np.uint64) & 1) == 0
-    f = np.where(above & even, np.nextafter(f, np.inf), f)
-    f = np.where(below & even, np.nextafter(f, -np.inf), f)
-    return encode(out, np.ldexp(f, lsb_exp) + 0.0)   # +0.0: an exact zero sum is +0
-
-
-def accumulate(out: FloatFormat, p: FixedProducts, axis: int) -> np.ndarray:
-    """Sum products exactly along ``axis`` and round once to ``out`` (specials as above)."""
-    k = p.value.shape[axis]
-    value = p.value
-    if value.dtype != object and sum_bits(p.bits, max(k, 1)) > 63:
-        value = value.astype(object)          # the exact sum may not fit int64
-    total = value.sum(axis=axis)
-    nan = p.nan.any(axis=axis) | ((p.inf > 0).any(axis=axis) & (p.inf < 0).any(axis=axis))
-    pos_inf = (p.inf > 0).any(axis=axis) & ~nan
-    neg_inf = (p.inf < 0).any(axis=axis) & ~nan
-    res = round_fixed(out, total, p.lsb_exp)
-    if (pos_inf | neg_inf).any():
-        res = np.where(pos_inf, encode(out, np.inf), np.where(neg_inf, encode(out, -np.inf), res))
-    if nan.any():
-        res = np.where(nan, encode(out, np.nan), res)
-    return res.astype(out.dtype)
+def reduce(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int, out: FloatFormat,
+           kind: str | ProductKind, acc: str | Accumulator, axis: int) -> np.ndarray:
+    """Products of ``x`` and ``y`` (broadcast) summed along ``axis`` by ``acc``, results in ``out``."""
+    a = accumulator(acc)
+    return a.golden()(a, out, products(fmt, x, y, kind), axis)
 
 
 def dot(fmt: FloatFormat, x: np.ndarray, y: np.ndarray, out: FloatFormat = FP32,
-        kind: ProductKind = "exact") -> np.ndarray:
+        kind: str | ProductKind = "exact", acc: str | Accumulator = "kulisch") -> np.ndarray:
     """Dot product(s) along the last axis of ``x`` and ``y`` (bit patterns of ``fmt``)."""
-    p = products(fmt, x, y, kind)
-    return accumulate(out, p, axis=-1)
+    return reduce(fmt, x, y, out, kind, acc, axis=-1)

@@ -20,7 +20,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from lmul.formats import get_format
 from lmul.rtl.matmul_engine import cmd_layout, res_layout
 from lmul.sim.systolic_array import matmul
-from lmul.sim.vectors import special_values
+from lmul.vectors import special_values
 
 
 class Env:

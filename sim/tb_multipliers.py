@@ -22,7 +22,7 @@ from lmul.rtl.multiplier_bench import port_name
 from lmul.sim.bitpack import pack_lanes, unpack_lanes
 from lmul.sim.fp_multiplier import fp_multiply, fp_product
 from lmul.sim.lmul_pe import lmul
-from lmul.sim.vectors import multiplier_vectors
+from lmul.vectors import multiplier_vectors
 
 
 def exact_values(fmt, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

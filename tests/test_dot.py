@@ -265,8 +265,11 @@ def test_bad_kind_and_k() -> None:
         dot(E4M3, np.array([1]), np.array([1]), kind="approx")  # type: ignore[arg-type]
     with pytest.raises(FormatError):
         matmul(E4M3, np.ones((1, 1), dtype=np.int64), np.ones((1, 1), dtype=np.int64), kind="fast")  # type: ignore[arg-type]
-    for k in (0, -1, 1.5, "4"):
-        with pytest.raises(FormatError):
+    for k in (0, -1):
+        with pytest.raises(FormatError, match="k_max"):
+            accumulator_bits(E4M3, k)
+    for k in (1.5, "4"):                      # wrong types are TypeErrors (issue 13)
+        with pytest.raises(TypeError, match="k_max"):
             accumulator_bits(E4M3, k)  # type: ignore[arg-type]
     with pytest.raises(FormatError):
         dot(E4M3, np.array([256]), np.array([1]))

@@ -30,7 +30,7 @@ from lmul.sim.host_link import (
     unpack_elements,
 )
 from lmul.sim.systolic_array import matmul
-from lmul.sim.vectors import special_values
+from lmul.vectors import special_values
 
 # ---- codec ------------------------------------------------------------------------------------
 

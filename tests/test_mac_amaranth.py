@@ -12,7 +12,7 @@ from lmul.rtl.mac_pe import MacPE
 from lmul.rtl.systolic_array import SystolicArray
 from lmul.sim.mac_pe import dot
 from lmul.sim.systolic_array import matmul
-from lmul.sim.vectors import special_values
+from lmul.vectors import special_values
 
 
 async def drive(ctx, dut, beats: list, load, sample, rng: np.random.Generator, stall: float,

@@ -21,7 +21,7 @@ from lmul.rtl.lmul_pe import LMulPE
 from lmul.sim.fp_multiplier import fp_multiply, fp_product
 from lmul.sim.int_reference import int_add, int_multiply
 from lmul.sim.lmul_pe import lmul
-from lmul.sim.vectors import special_values
+from lmul.vectors import special_values
 
 FORMATS = [E4M3, E5M2, E2M1, BF16, FP16, get_format("e4m3fnuz"), get_format("e3m4:sat")]
 

@@ -1,0 +1,258 @@
+"""Specification layer: what golden models (``lmul.sim``) and gateware (``lmul.rtl``) both need.
+
+Neutral: imports only ``lmul.formats`` and ``lmul.errors``, never a golden model or gateware,
+so both sides can import it without import cycles.
+
+* The L-Mul constants: the offset exponent ``l(m)`` and the adder's constant operand
+  ``C = 2**(m - l(m)) - bias * 2**m`` (``docs/lmul-spec.md``).
+* Product widths: magnitude bits of the largest exact / unbounded L-Mul product on the
+  fixed-point grid ``2**(2 * quantum_exp)``, and the width of an exact sum of ``k`` of them.
+* Two plug-in registries. ``PRODUCT_KINDS`` (``kind=``): how a MAC forms its exact product
+  (``exact``, ``lmul``). ``ACCUMULATORS`` (``acc=``): how it sums them (``kulisch``). Each entry
+  names its golden function and its RTL builder as ``"module:attribute"`` strings, resolved on
+  first use (``golden()``, ``rtl()``): the golden side never loads gateware and the gateware
+  never loads golden models. Adding a variant is one golden function, one RTL builder, one
+  ``register`` call here and its tests (README, "Adding a product or accumulator kind").
+
+Interfaces the entries name:
+
+* product kind, golden: ``fn(fmt, x, y) -> FixedProducts`` (``lmul.sim.fp_multiplier``);
+  RTL: a class built as ``cls(fmt)`` with ``operand_layout`` (the ``b`` operand as it travels
+  through an array), ``prepare(m, b, name)`` (once per operand at the array edge) and
+  ``build(m, a, b_prepared) -> ProductLayout view`` (combinational; ``lmul.rtl.products``).
+* accumulator, golden: ``fn(acc, out_fmt, products, axis) -> bit patterns`` (sum along ``axis``);
+  RTL: a ``wiring.Component`` built as ``cls(fmt, kind, k_max, acc)`` with a ``state_layout``,
+  a ``latency`` and ``finisher(out_fmt)`` (state -> ``out_fmt`` component).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from lmul.errors import ParameterError, check_int
+from lmul.formats import FloatFormat, FormatError
+
+__all__ = [
+    "ACCUMULATORS",
+    "PRODUCT_KINDS",
+    "AccKind",
+    "Accumulator",
+    "ProductKind",
+    "Registry",
+    "accumulator",
+    "check_lmul_format",
+    "fp_product_bits",
+    "kulisch_bits",
+    "lmul_constant",
+    "lmul_l",
+    "lmul_product_bits",
+    "product_kind",
+    "sum_bits",
+]
+
+
+# --- L-Mul ---------------------------------------------------------------------------------------
+
+def lmul_l(m: int) -> int:
+    """The paper's offset exponent l(m): m (m <= 3), 3 (m = 4), 4 (m > 4)."""
+    return m if m <= 3 else (3 if m == 4 else 4)
+
+
+def check_lmul_format(fmt: FloatFormat) -> None:
+    """L-Mul needs a mantissa field (``FormatError`` otherwise)."""
+    if fmt.man_bits < 1:
+        raise FormatError(f"L-Mul needs at least 1 mantissa bit; {fmt.name} has {fmt.man_bits}")
+
+
+def lmul_constant(fmt: FloatFormat) -> int:
+    """``C = 2**(m - l(m)) - bias * 2**m``: the offset and the bias removal, folded together."""
+    check_lmul_format(fmt)
+    m = fmt.man_bits
+    return (1 << (m - lmul_l(m))) - (fmt.bias << m)
+
+
+# --- product and sum widths ------------------------------------------------------------------------
+
+def fp_product_bits(fmt: FloatFormat) -> int:
+    """Magnitude bits of the largest exact product at ``2 * quantum_exp``."""
+    e, man = fmt.max_finite_field >> fmt.man_bits, fmt.max_finite_field & fmt.man_mask
+    xmax = ((1 << fmt.man_bits) + man) << (e - 1)        # max_exp_field >= 1: a normal number
+    return (xmax * xmax).bit_length()
+
+
+def lmul_product_bits(fmt: FloatFormat) -> int:
+    """Magnitude bits of the largest unbounded L-Mul product at ``2 * quantum_exp``:
+    ``(2**m + S mod 2**m) << ((S >> m) + bias + m - 2)`` for the largest adder sum ``S``."""
+    s = 2 * fmt.max_finite_field + lmul_constant(fmt)
+    m = fmt.man_bits
+    return ((1 << m) + (s & fmt.man_mask)).bit_length() + (s >> m) + fmt.bias + m - 2
+
+
+def sum_bits(product_bits: int, k: int) -> int:
+    """Two's-complement bits of any sum of ``k`` signed values of ``product_bits`` magnitude bits:
+    ``|sum| <= k * (2**P - 1) < 2**(P + ceil(log2 k))``."""
+    return product_bits + math.ceil(math.log2(k)) + 1
+
+
+# --- registries ----------------------------------------------------------------------------------
+
+def _resolve(ref: str) -> object:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Named plug-ins for one parameter (``kind``, ``acc``); ``get`` names the parameter and the
+    allowed values in its error."""
+
+    def __init__(self, param: str) -> None:
+        self.param = param
+        self._entries: dict[str, T] = {}
+
+    def register(self, entry: T) -> T:
+        name = entry.name  # type: ignore[attr-defined]
+        if name in self._entries:
+            raise ValueError(f"{self.param} {name!r} is registered twice")
+        self._entries[name] = entry
+        return entry
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._entries.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def get(self, name: object) -> T:
+        if not isinstance(name, str):
+            raise TypeError(f"{self.param} must be a str, got {type(name).__name__} {name!r}")
+        if name not in self._entries:
+            raise ParameterError(f"{self.param} must be one of {', '.join(self._entries)}; got {name!r}")
+        return self._entries[name]
+
+
+@dataclass(frozen=True)
+class ProductKind:
+    """How a MAC forms each exact product.
+
+    ``bits(fmt)``: magnitude bits of its largest product at ``2 * quantum_exp``;
+    ``check(fmt)``: raises ``FormatError`` for formats the kind cannot handle;
+    ``golden`` / ``rtl_builder``: ``"module:attribute"`` references (module docstring).
+    """
+
+    name: str
+    doc: str
+    bits: Callable[[FloatFormat], int]
+    golden_ref: str
+    rtl_ref: str
+    check: Callable[[FloatFormat], None] = lambda fmt: None
+
+    def golden(self) -> Callable:
+        return _resolve(self.golden_ref)  # type: ignore[return-value]
+
+    def rtl(self) -> type:
+        return _resolve(self.rtl_ref)  # type: ignore[return-value]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+PRODUCT_KINDS: Registry[ProductKind] = Registry("kind")
+PRODUCT_KINDS.register(ProductKind(
+    "exact", "exact FP multiplier, unrounded product", fp_product_bits,
+    "lmul.sim.fp_multiplier:fp_product", "lmul.rtl.products:ExactProduct"))
+PRODUCT_KINDS.register(ProductKind(
+    "lmul", "L-Mul adder result, unbounded (adder reading, DAZ)", lmul_product_bits,
+    "lmul.sim.lmul_pe:lmul_product", "lmul.rtl.products:LMulProduct", check_lmul_format))
+
+
+def product_kind(kind: str | ProductKind) -> ProductKind:
+    """The registry entry of ``kind`` (a name or an entry)."""
+    return kind if isinstance(kind, ProductKind) else PRODUCT_KINDS.get(kind)
+
+
+@dataclass(frozen=True)
+class AccKind:
+    """A family of accumulators (``kulisch``; later floating-point ones with options).
+
+    ``parse(options)``: the option strings after ``name:`` -> a params tuple (``ParameterError``
+    for options the family does not take); ``state_bits(fmt, kind, k_max, params)``: bits of the
+    running state a PE keeps per output (what an array drains);
+    ``golden`` / ``rtl``: ``"module:attribute"`` references (module docstring).
+    """
+
+    name: str
+    doc: str
+    golden_ref: str
+    rtl_ref: str
+    state_bits: Callable[[FloatFormat, ProductKind, int, tuple], int]
+    parse: Callable[[list[str]], tuple] = field(default=lambda opts: _no_options(opts))
+
+    def golden(self) -> Callable:
+        return _resolve(self.golden_ref)  # type: ignore[return-value]
+
+    def rtl(self) -> type:
+        return _resolve(self.rtl_ref)  # type: ignore[return-value]
+
+
+def _no_options(opts: list[str]) -> tuple:
+    if opts:
+        raise ParameterError(f"acc options {':'.join(opts)!r} not accepted by this accumulator")
+    return ()
+
+
+@dataclass(frozen=True)
+class Accumulator:
+    """A resolved ``acc=`` value: the family plus its parameters. ``name`` is the canonical spec
+    string (``kulisch``), used in design and file names."""
+
+    kind: AccKind
+    params: tuple = ()
+
+    @property
+    def name(self) -> str:
+        return ":".join([self.kind.name, *map(str, self.params)])
+
+    def state_bits(self, fmt: FloatFormat, kind: str | ProductKind, k_max: int) -> int:
+        return self.kind.state_bits(fmt, product_kind(kind), check_int("k_max", k_max, 1), self.params)
+
+    def golden(self) -> Callable:
+        return self.kind.golden()
+
+    def rtl(self) -> type:
+        return self.kind.rtl()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def kulisch_bits(fmt: FloatFormat, kind: str | ProductKind, k_max: int) -> int:
+    """Width of the exact (Kulisch) accumulator: cannot overflow for ``k_max`` products of ``kind``."""
+    return sum_bits(product_kind(kind).bits(fmt), check_int("k_max", k_max, 1))
+
+
+ACCUMULATORS: Registry[AccKind] = Registry("acc")
+ACCUMULATORS.register(AccKind(
+    "kulisch", "exact two's-complement fixed-point sum, one RNE rounding at the end",
+    "lmul.sim.kulisch:kulisch_accumulate", "lmul.rtl.kulisch:KulischAccumulator",
+    lambda fmt, kind, k_max, params: kulisch_bits(fmt, kind, k_max)))
+
+
+def accumulator(acc: str | Accumulator) -> Accumulator:
+    """Parse an ``acc=`` spec (``kulisch``) into an ``Accumulator``."""
+    if isinstance(acc, Accumulator):
+        return acc
+    if not isinstance(acc, str):
+        raise TypeError(f"acc must be a str, got {type(acc).__name__} {acc!r}")
+    base, *opts = acc.lower().split(":")
+    entry = ACCUMULATORS.get(base)
+    return Accumulator(entry, entry.parse(opts))
