@@ -3,6 +3,9 @@
 Writes ``report.json`` (every figure, tool versions, the sweep definition), ``report.md`` and PNG
 plots into the output folder. Synthesis results are cached by design hash under
 ``build/synth/cache``, so a re-run only redoes what changed; jobs run in parallel on all cores.
+What is measured and how the headline is read (``Sweep``, ``summarize``) is ``lmul.sweep``, shared
+with ``lmul paper``; the report appends the paper-claims section (``lmul.paper``) computed from
+its own sweep. Every table and plot states the MAC parameters it was made with.
 
 Energy proxy (stated model): dynamic energy per operation ∝ α · C · V² summed over the gates
 that switch; with the same activity factor α for both designs and a per-transistor capacitance,
@@ -17,66 +20,27 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from lmul.designs import DesignParams
+from lmul import paper
 from lmul.formats import get_format
-from lmul.scripts.synth import TARGETS, DesignPoint, run_points, tool_versions
+from lmul.scripts.synth import TARGETS, run_points, tool_versions
+from lmul.sweep import (
+    BASELINE,
+    CANDIDATE,
+    PAPER_CLAIMS,
+    PAPER_ENERGY_PJ,
+    Sweep,
+    default_sweep,
+    quick_sweep,
+    summarize,
+)
 
-__all__ = ["Sweep", "default_sweep", "quick_sweep", "run_report", "smoke"]
-
-# The paper's per-operation energy table (Horowitz, ISSCC 2014, 45 nm), as quoted by
-# Luo & Sun (arXiv 2410.00907) to derive their -95 % (element-wise) and -80 % (dot product).
-PAPER_ENERGY_PJ = {"fp32 mul": 3.7, "fp32 add": 0.9, "fp16 mul": 1.1, "fp16 add": 0.4,
-                   "int32 add": 0.1, "int8 add": 0.03, "int32 mul": 3.1, "int8 mul": 0.2}
-PAPER_CLAIMS = {"element-wise": 0.95, "dot product": 0.80}
-
-
-@dataclass
-class Sweep:
-    formats: list[str]
-    array_sizes: dict[str, list[int]]
-    k_max: int = 256
-    # place and route arrays up to this many PEs (UP5K: a 4x4 E4M3 array needs ~8k LUTs of 5.3k;
-    # 8x8 arrays on ECP5 take tens of minutes each in nextpnr: `lmul synth --target ecp5_pnr` runs one)
-    pnr_max_pes: dict[str, int] = field(default_factory=lambda: {"ice40_pnr": 4, "ecp5_pnr": 16})
-    targets: tuple[str, ...] = TARGETS
-
-    def points(self) -> list[tuple[DesignPoint, str]]:
-        jobs: list[tuple[DesignPoint, str]] = []
-        synth_targets = [t for t in self.targets if not t.endswith("_pnr")]
-        pnr_targets = [t for t in self.targets if t.endswith("_pnr")]
-        for name in self.formats:
-            fmt = get_format(name)
-            unit = [DesignPoint(d, name) for d in ("lmul_pe", "fp_multiplier", "fp_multiplier_exact")]
-            unit += [DesignPoint("int_multiplier", name, width=fmt.man_bits + 1),
-                     DesignPoint("int_adder", name, width=fmt.field_bits)]
-            unit += [DesignPoint(f"mac_pe_{k}", name, DesignParams(k_max=self.k_max)) for k in ("exact", "lmul")]
-            for p in unit:
-                jobs += [(p, t) for t in synth_targets + pnr_targets]
-            for n in self.array_sizes.get(name, []):
-                for k in ("exact", "lmul"):
-                    p = DesignPoint(f"systolic_array_{k}", name, DesignParams(rows=n, cols=n, k_max=self.k_max))
-                    jobs += [(p, t) for t in synth_targets]
-                    jobs += [(p, t) for t in pnr_targets if n * n <= self.pnr_max_pes.get(t, 0)]
-        return jobs
-
-    def to_dict(self) -> dict:
-        return {"formats": self.formats, "array_sizes": self.array_sizes, "k_max": self.k_max,
-                "targets": list(self.targets), "pnr_max_pes": self.pnr_max_pes}
-
-
-def default_sweep() -> Sweep:
-    return Sweep(formats=["e4m3", "e5m2", "bf16"], array_sizes={"e4m3": [2, 4, 8], "e5m2": [2, 4, 8], "bf16": [2]})
-
-
-def quick_sweep() -> Sweep:
-    """A small sweep for tests and smoke runs: E4M3 multipliers and MAC PEs, a 2×2 array."""
-    return Sweep(formats=["e4m3"], array_sizes={"e4m3": [2]}, k_max=16,
-                 targets=("generic", "ice40", "ice40_pnr"))
+# The sweep lives in lmul.sweep (shared with lmul paper); re-exported here for existing callers.
+__all__ = ["PAPER_CLAIMS", "PAPER_ENERGY_PJ", "Sweep", "default_sweep", "markdown", "plots", "quick_sweep",
+           "run_report", "smoke", "summarize"]
 
 
 def smoke(progress: Callable[[str], None]) -> dict[str, str]:
@@ -123,12 +87,6 @@ def smoke(progress: Callable[[str], None]) -> dict[str, str]:
     return out
 
 
-def _get(res: dict, name: str, target: str, key: str) -> float | None:
-    r = res.get((name, target), {})
-    v = r.get(key)
-    return v if isinstance(v, (int, float)) else None
-
-
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
 
@@ -137,49 +95,24 @@ def _num(x: float | None, fmt: str = "{:,}") -> str:
     return "n/a" if x is None else fmt.format(x)
 
 
-def summarize(sweep: Sweep, res: dict) -> dict:
-    """Headline figures: L-Mul vs exact per format, element-wise and per MAC."""
-    head: dict[str, dict] = {}
-    for name in sweep.formats:
-        fmt = get_format(name)
-        pe = f"lmul_pe_{name}_l0"
-        mul = f"fp_multiplier_{name}_l0"
-        t_l, t_m = _get(res, pe, "generic", "transistors"), _get(res, mul, "generic", "transistors")
-        row: dict[str, object] = {"lmul_pe_transistors": t_l, "fp_multiplier_transistors": t_m,
-                                  "elementwise_saving": (1 - t_l / t_m) if t_l and t_m else None}
-        mac_l = _get(res, f"mac_pe_lmul_{name}_l0", "generic", "transistors")
-        mac_e = _get(res, f"mac_pe_exact_{name}_l0", "generic", "transistors")
-        row.update({"mac_pe_lmul_transistors": mac_l, "mac_pe_exact_transistors": mac_e,
-                    "mac_pe_saving": (1 - mac_l / mac_e) if mac_l and mac_e else None})
-        for n in sweep.array_sizes.get(name, []):
-            a_l = _get(res, f"systolic_array_lmul_{name}_{n}x{n}", "generic", "transistors")
-            a_e = _get(res, f"systolic_array_exact_{name}_{n}x{n}", "generic", "transistors")
-            row[f"array_{n}x{n}_lmul_transistors_per_mac"] = a_l / (n * n) if a_l else None
-            row[f"array_{n}x{n}_exact_transistors_per_mac"] = a_e / (n * n) if a_e else None
-            row[f"array_{n}x{n}_saving"] = (1 - a_l / a_e) if a_l and a_e else None
-        row["int_adder_transistors"] = _get(res, f"int_adder_{fmt.field_bits}b_l0", "generic", "transistors")
-        row["int_multiplier_transistors"] = _get(res, f"int_multiplier_{fmt.man_bits + 1}b_l0", "generic",
-                                                 "transistors")
-        head[name] = row
-    return head
-
-
 def markdown(sweep: Sweep, res: dict, head: dict, versions: dict, smoke_res: dict, numerics_md: str | None) -> str:
     L = ["# L-Mul vs exact FP multiplication: gates, transistors, LUTs, Fmax", "",
          "Generated by `lmul report` (see README). Tools: " + "; ".join(f"{k} {v}" for k, v in versions.items()), "",
          "## Verification smoke", ""]
     L += [f"- {k}: {v}" for k, v in smoke_res.items()]
+    lc, lb = _kind_label(CANDIDATE), _kind_label(BASELINE)
     L += ["", "## Headline: energy proxy = transistor count (same activity for both designs)", "",
-          "| format | L-Mul PE | exact FP mul (RNE) | element-wise saving | MAC PE L-Mul / exact | MAC PE saving "
-          + "".join(f"| {n}×{n} array per MAC L-Mul / exact | {n}×{n} saving " for n in _all_sizes(sweep)) + "|",
+          f"Parameters: {sweep.describe()}.", "",
+          f"| format | L-Mul PE | exact FP mul (RNE) | element-wise saving | MAC PE {lc} / {lb} | MAC PE saving "
+          + "".join(f"| {n}×{n} array per MAC {lc} / {lb} | {n}×{n} saving " for n in _all_sizes(sweep)) + "|",
           "|---|---|---|---|---|---" + "|---|---" * len(_all_sizes(sweep)) + "|"]
     for name, h in head.items():
         cells = [name, _num(h["lmul_pe_transistors"]), _num(h["fp_multiplier_transistors"]),
                  _pct(h["elementwise_saving"]),
-                 f"{_num(h['mac_pe_lmul_transistors'])} / {_num(h['mac_pe_exact_transistors'])}",
+                 f"{_num(h.get(f'mac_pe_{CANDIDATE}_transistors'))} / {_num(h.get(f'mac_pe_{BASELINE}_transistors'))}",
                  _pct(h["mac_pe_saving"])]
         for n in _all_sizes(sweep):
-            lk, ek = f"array_{n}x{n}_lmul_transistors_per_mac", f"array_{n}x{n}_exact_transistors_per_mac"
+            lk, ek = (f"array_{n}x{n}_{k}_transistors_per_mac" for k in (CANDIDATE, BASELINE))
             cells += [f"{_num(h.get(lk), '{:,.0f}')} / {_num(h.get(ek), '{:,.0f}')}",
                       _pct(h.get(f"array_{n}x{n}_saving"))]
         L.append("| " + " | ".join(cells) + " |")
@@ -226,6 +159,10 @@ def markdown(sweep: Sweep, res: dict, head: dict, versions: dict, smoke_res: dic
     return "\n".join(L) + "\n"
 
 
+def _kind_label(kind: str) -> str:
+    return {"lmul": "L-Mul"}.get(kind, kind)
+
+
 def _all_sizes(sweep: Sweep) -> list[int]:
     return sorted({n for v in sweep.array_sizes.values() for n in v})
 
@@ -245,42 +182,52 @@ def plots(out: Path, sweep: Sweep, res: dict, head: dict) -> list[str]:
 
     files = []
     fmts = list(head)
-    x = np.arange(len(fmts))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, (key, label) in enumerate((("lmul_pe_transistors", "L-Mul PE"),
-                                      ("fp_multiplier_transistors", "exact FP multiplier (RNE)"),
-                                      ("int_adder_transistors", "integer adder (E+m bits)"),
-                                      ("int_multiplier_transistors", "integer multiplier (m+1 bits)"))):
-        ax.bar(x + (i - 1.5) * 0.2, [head[f][key] or 0 for f in fmts], 0.2, label=label)
-    ax.set_xticks(x, fmts)
-    ax.set_ylabel("transistors (Yosys stat -tech cmos)")
-    ax.set_title("Transistors per multiplier")
-    ax.set_yscale("log")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    # cost comparisons: linear axes from zero (a log axis makes a few per cent look like a factor),
+    # one panel per format so each has its own scale; every bar carries its value
+    units = (("lmul_pe_transistors", "L-Mul PE"), ("fp_multiplier_transistors", "exact FP multiplier (RNE)"),
+             ("int_adder_transistors", "integer adder (E+m bits)"),
+             ("int_multiplier_transistors", "integer multiplier (m+1 bits)"))
+    width = max(7.0, 3.2 * len(fmts) + 1.5)
+    fig, axes = plt.subplots(1, len(fmts), figsize=(width, 4.4), squeeze=False)
+    for ax, f in zip(axes[0], fmts, strict=True):
+        vals = [head[f][key] or 0 for key, _ in units]
+        bars = ax.bar(range(len(units)), vals, color=[f"C{i}" for i in range(len(units))])
+        ax.bar_label(bars, [_num(v or None) for v in vals], fontsize=7)
+        ax.set_xticks([])
+        ax.set_ylim(0, 1.12 * max([*vals, 1]))
+        ax.set_title(f"{f}: L-Mul PE saves {_pct(head[f]['elementwise_saving'])} vs RNE", fontsize=9)
+    axes[0][0].set_ylabel("transistors (Yosys stat -tech cmos)")
+    fig.legend(bars, [label for _, label in units], fontsize=8, loc="lower center", ncol=2)
+    fig.suptitle("Transistors per multiplier (combinational, latency 0)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(out / "multipliers.png", dpi=120)
     plt.close(fig)
     files.append("multipliers.png")
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    labels, lm, ex = [], [], []
-    for f in fmts:
+    kinds = sorted(sweep.kinds, key=lambda k: (k != CANDIDATE, k != BASELINE))
+    groups = {f: [("MAC PE", "mac_pe_{k}_transistors", "mac_pe_saving")]
+              + [(f"{n}×{n} array", f"array_{n}x{n}_{{k}}_transistors_per_mac", f"array_{n}x{n}_saving")
+                 for n in sweep.array_sizes.get(f, [])] for f in fmts}
+    ngroups = [len(groups[f]) for f in fmts]
+    fig, axes = plt.subplots(1, len(fmts), figsize=(max(7.0, 1.5 + 1.4 * sum(ngroups)), 4.6), squeeze=False,
+                             gridspec_kw={"width_ratios": ngroups})
+    for ax, f in zip(axes[0], fmts, strict=True):
         h = head[f]
-        labels.append(f"{f} MAC PE")
-        lm.append(h["mac_pe_lmul_transistors"] or 0)
-        ex.append(h["mac_pe_exact_transistors"] or 0)
-        for n in sweep.array_sizes.get(f, []):
-            labels.append(f"{f} {n}×{n}")
-            lm.append(h.get(f"array_{n}x{n}_lmul_transistors_per_mac") or 0)
-            ex.append(h.get(f"array_{n}x{n}_exact_transistors_per_mac") or 0)
-    xi = np.arange(len(labels))
-    ax.bar(xi - 0.2, lm, 0.4, label="L-Mul")
-    ax.bar(xi + 0.2, ex, 0.4, label="exact")
-    ax.set_xticks(xi, labels, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("transistors per MAC")
-    ax.set_yscale("log")
-    ax.set_title("MAC PE and array cost per MAC (exact accumulators included)")
-    ax.legend()
+        bw = 0.8 / len(kinds)
+        top = 1.0
+        for i, k in enumerate(kinds):
+            vals = [h.get(key.format(k=k)) or 0 for _, key, _ in groups[f]]
+            top = max(top, *vals)
+            bars = ax.bar(np.arange(len(groups[f])) + (i - (len(kinds) - 1) / 2) * bw, vals, bw,
+                          label=_kind_label(k), color=f"C{i}")
+            ax.bar_label(bars, [_num(v or None, "{:,.0f}") for v in vals], fontsize=6, rotation=90, padding=2)
+        ax.set_xticks(range(len(groups[f])), [f"{g}\nsaves {_pct(h.get(sk))}" for g, _, sk in groups[f]],
+                      fontsize=7)
+        ax.set_ylim(0, 1.25 * top)
+        ax.set_title(f, fontsize=9)
+    axes[0][0].set_ylabel("transistors per MAC")
+    axes[0][0].legend(fontsize=8, loc="lower left")
+    fig.suptitle(f"MAC PE and array cost per MAC, accumulator included\n{sweep.parameters()}", fontsize=10)
     fig.tight_layout()
     fig.savefig(out / "mac_arrays.png", dpi=120)
     plt.close(fig)
@@ -288,14 +235,14 @@ def plots(out: Path, sweep: Sweep, res: dict, head: dict) -> list[str]:
 
     names = [n for n in _names(res) if any(t.endswith("_pnr") and (n, t) in res for t in TARGETS)]
     if names:
-        fig, ax = plt.subplots(figsize=(8, 4))
+        fig, ax = plt.subplots(figsize=(max(8.0, 2 + 0.3 * len(names)), 4 + 0.06 * max(len(n) for n in names)))
         xi = np.arange(len(names))
         for i, t in enumerate(("ice40_pnr", "ecp5_pnr")):
             vals = [res.get((n, t), {}).get("fmax_mhz") or 0 for n in names]
             ax.bar(xi + (i - 0.5) * 0.4, vals, 0.4, label={"ice40_pnr": "iCE40 UP5K", "ecp5_pnr": "ECP5-85F"}[t])
         ax.set_xticks(xi, names, rotation=60, ha="right", fontsize=7)
         ax.set_ylabel("Fmax (MHz), nextpnr seed 1")
-        ax.set_title("Fmax (0 = not run / does not fit)")
+        ax.set_title(f"Fmax (0 = not run / does not fit); MAC designs: {sweep.parameters()}", fontsize=9)
         ax.legend()
         fig.tight_layout()
         fig.savefig(out / "fmax.png", dpi=120)
@@ -328,7 +275,6 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
     head = summarize(sweep, res)
     versions = tool_versions()
     files = plots(out, sweep, res, head)
-    from lmul import paper
     progress("paper claims (lmul paper) ...")
     paper_data = paper.run(samples=numerics_samples or 100_000, quick=paper_quick, sweep=sweep, results=res,
                            workers=workers, progress=progress)

@@ -35,10 +35,12 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-from lmul.designs import DesignParams, build_design, module_name
+from lmul.designs import DESIGNS, DesignParams, build_design, identifier, module_name
+from lmul.errors import ParameterError
 from lmul.formats import FormatError, get_format
 
-__all__ = ["TARGETS", "DesignPoint", "SynthError", "run_points", "synthesize", "tool_versions"]
+__all__ = ["INT_DESIGNS", "POINT_DESIGNS", "TARGETS", "DesignPoint", "SynthError", "run_points", "synthesize",
+           "tool_versions"]
 
 TARGETS = ("generic", "ice40", "ecp5", "ecp5_nodsp", "ice40_pnr", "ecp5_pnr")
 CACHE_VERSION = "2"
@@ -99,9 +101,22 @@ def tool_versions() -> dict[str, str]:
     return dict(_versions)
 
 
+# physical references outside the design registry: an m+1-bit integer multiplier, an E+m-bit adder
+INT_DESIGNS = ("int_multiplier", "int_adder")
+POINT_DESIGNS = (*DESIGNS, *INT_DESIGNS)     # every design a DesignPoint can measure
+
+
 @dataclass(frozen=True)
 class DesignPoint:
-    """One thing to measure: a registry design (or int reference) in a format with parameters."""
+    """One thing to measure: a registry design (``lmul.designs.DESIGNS``) in a format with its
+    ``DesignParams`` (``kind``/``acc``/``k_max``/``out_fmt``/size for MACs and arrays, ``latency``
+    for multipliers), or an integer reference (``INT_DESIGNS``, ``width`` bits).
+
+    ``name`` is the registry's ``module_name`` (every parameter the design uses, e.g.
+    ``mac_pe_lmul_e4m3_kulisch_k256_fp32``) or ``int_adder_7b_l0``; results are keyed by it.
+    An unknown design still has a name; building it raises ``ParameterError``, which
+    ``run_points`` records as the point's error.
+    """
 
     design: str
     fmt: str
@@ -110,8 +125,10 @@ class DesignPoint:
 
     @property
     def name(self) -> str:
-        if self.design in ("int_multiplier", "int_adder"):
+        if self.design in INT_DESIGNS:
             return f"{self.design}_{self.width}b_l{self.params.latency}"
+        if self.design not in DESIGNS:
+            return f"{identifier(self.design)}_{identifier(self.fmt)}"
         return module_name(self.design, get_format(self.fmt), self.params)
 
     def component(self) -> wiring.Component:
@@ -121,6 +138,8 @@ class DesignPoint:
         if self.design == "int_adder":
             from lmul.rtl.int_reference import IntAdder
             return IntAdder(self.width, self.params.latency)
+        if self.design not in DESIGNS:
+            raise ParameterError(f"unknown design {self.design!r} (known: {', '.join(POINT_DESIGNS)})")
         return build_design(self.design, get_format(self.fmt), self.params)
 
     def to_dict(self) -> dict:

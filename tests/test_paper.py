@@ -174,7 +174,7 @@ def test_matmul_summary_is_computed_from_the_numbers(quick_data: dict) -> None:
 # --- items 3, 4: gates and energy ---------------------------------------------------------------------------
 
 def test_horowitz_reconstructions_recompute_from_the_table() -> None:
-    from lmul.report import PAPER_ENERGY_PJ
+    from lmul.sweep import PAPER_ENERGY_PJ
     for r in paper.horowitz_reconstructions():
         assert r["saving"] == pytest.approx(1 - r["after_pj"] / r["before_pj"])
         assert r["before_pj"] in {PAPER_ENERGY_PJ["fp32 mul"], PAPER_ENERGY_PJ["fp16 mul"],
@@ -185,8 +185,8 @@ def test_horowitz_reconstructions_recompute_from_the_table() -> None:
 def fake_report(path: Path) -> dict[str, int]:
     """A report JSON with made-up generic transistor counts for the E4M3 unit designs and MAC PEs."""
     t = {"lmul_pe_e4m3_l0": 600, "fp_multiplier_e4m3_l0": 2000, "fp_multiplier_exact_e4m3_l0": 800,
-         "int_adder_7b_l0": 250, "int_multiplier_4b_l0": 450, "mac_pe_exact_e4m3_l0": 10000,
-         "mac_pe_lmul_e4m3_l0": 9000}
+         "int_adder_7b_l0": 250, "int_multiplier_4b_l0": 450, "mac_pe_exact_e4m3_kulisch_k256_fp32": 10000,
+         "mac_pe_lmul_e4m3_kulisch_k256_fp32": 9000}
     results = [{"name": n, "target": "generic", "transistors": v, "cells": v // 4, "depth": 10} for n, v in t.items()]
     path.write_text(json.dumps({"sweep": {"formats": ["e4m3"], "array_sizes": {}, "k_max": 256},
                                 "results": results}))
@@ -209,7 +209,8 @@ def test_cli_quick_from_a_report_json(tmp_path: Path) -> None:
     e = data["gates"]["energy"]["e4m3"]
     assert e["elementwise_lmul_pe"] == pytest.approx(1 - t["lmul_pe_e4m3_l0"] / t["fp_multiplier_e4m3_l0"])
     assert e["elementwise_bare_adder"] == pytest.approx(1 - t["int_adder_7b_l0"] / t["fp_multiplier_e4m3_l0"])
-    assert e["mac_pe"] == pytest.approx(1 - t["mac_pe_lmul_e4m3_l0"] / t["mac_pe_exact_e4m3_l0"])
+    mac_l, mac_e = t["mac_pe_lmul_e4m3_kulisch_k256_fp32"], t["mac_pe_exact_e4m3_kulisch_k256_fp32"]
+    assert e["mac_pe"] == pytest.approx(1 - mac_l / mac_e)
     assert data["gates"]["cost"]["e4m3"]["lmul_pe"] == {"cells": 150, "transistors": 600, "depth": 10}
     assert "| FP multiplier, RNE-rounded | 500 / 2,000 / 10 |" in md
     assert "could not be checked" in md and "not available" in md

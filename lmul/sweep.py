@@ -1,0 +1,189 @@
+"""The synthesis sweep that ``lmul report`` and ``lmul paper`` share.
+
+One definition of what is measured and how the headline is read from it, so neither command
+imports the other for it:
+
+* ``Sweep``: formats, array sizes, the MAC parameters (product kinds from ``PRODUCT_KINDS``,
+  accumulators from ``ACCUMULATORS``, ``k_max``, result format) and targets; ``points()`` lists
+  the ``DesignPoint`` x target jobs. ``default_sweep()`` is the main job's, ``quick_sweep()`` a
+  small one for tests and smoke runs.
+* ``summarize``: the headline figures per format, looked up by each point's ``DesignPoint.name``
+  (``lmul.designs.module_name``): the L-Mul PE against the RNE multiplier element-wise, and the
+  ``CANDIDATE`` product kind against the ``BASELINE`` kind per MAC PE and per MAC of each array.
+* ``PAPER_ENERGY_PJ`` / ``PAPER_CLAIMS``: what the paper quotes and claims.
+
+Savings follow the energy proxy stated in ``lmul.report``: 1 − transistors(candidate) /
+transistors(baseline), per MAC for arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from lmul.arith import PRODUCT_KINDS, accumulator, product_kind
+from lmul.designs import DesignParams, identifier
+from lmul.formats import get_format
+from lmul.scripts.synth import TARGETS, DesignPoint
+
+__all__ = ["BASELINE", "CANDIDATE", "PAPER_CLAIMS", "PAPER_ENERGY_PJ", "UNIT_DESIGNS", "Sweep", "default_sweep",
+           "quick_sweep", "saving", "summarize", "transistors", "unit_points"]
+
+# The paper's per-operation energy table (Horowitz, ISSCC 2014, 45 nm), as quoted by
+# Luo & Sun (arXiv 2410.00907) to derive their -95 % (element-wise) and -80 % (dot product).
+PAPER_ENERGY_PJ = {"fp32 mul": 3.7, "fp32 add": 0.9, "fp16 mul": 1.1, "fp16 add": 0.4,
+                   "int32 add": 0.1, "int8 add": 0.03, "int32 mul": 3.1, "int8 mul": 0.2}
+PAPER_CLAIMS = {"element-wise": 0.95, "dot product": 0.80}
+
+# The comparison every headline makes: MACs with this product kind against MACs with that one.
+CANDIDATE, BASELINE = product_kind("lmul").name, product_kind("exact").name
+
+# Element-wise units measured for every format (multipliers, latency 0, and the integer references).
+UNIT_DESIGNS = ("lmul_pe", "fp_multiplier", "fp_multiplier_exact", "int_multiplier", "int_adder")
+
+
+def unit_points(fmt_name: str) -> dict[str, DesignPoint]:
+    """The element-wise units of a format, by ``UNIT_DESIGNS`` entry: the L-Mul PE, the RNE and
+    the exact-product FP multiplier, an m+1-bit integer multiplier and an E+m-bit integer adder."""
+    fmt = get_format(fmt_name)
+    width = {"int_multiplier": fmt.man_bits + 1, "int_adder": fmt.field_bits}
+    return {d: DesignPoint(d, fmt_name, width=width.get(d, 0)) for d in UNIT_DESIGNS}
+
+
+@dataclass
+class Sweep:
+    """What ``lmul report`` synthesises. MAC PEs and arrays are built for every product kind in
+    ``kinds`` (default: all of ``PRODUCT_KINDS``) and accumulator in ``accs``, with ``k_max`` and
+    results in ``out_fmt``; the headline reads the first accumulator (``acc``)."""
+
+    formats: list[str]
+    array_sizes: dict[str, list[int]]
+    k_max: int = 256
+    # place and route arrays up to this many PEs (UP5K: a 4x4 E4M3 array needs ~8k LUTs of 5.3k;
+    # 8x8 arrays on ECP5 take tens of minutes each in nextpnr: `lmul synth --target ecp5_pnr` runs one)
+    pnr_max_pes: dict[str, int] = field(default_factory=lambda: {"ice40_pnr": 4, "ecp5_pnr": 16})
+    targets: tuple[str, ...] = TARGETS
+    kinds: list[str] = field(default_factory=PRODUCT_KINDS.names)
+    accs: list[str] = field(default_factory=lambda: ["kulisch"])
+    out_fmt: str = "fp32"
+
+    def __post_init__(self) -> None:
+        self.kinds = [product_kind(k).name for k in self.kinds]
+        self.accs = [accumulator(a).name for a in self.accs]
+        if not self.accs:
+            raise ValueError("a sweep needs at least one accumulator")
+        get_format(self.out_fmt)
+
+    @property
+    def acc(self) -> str:
+        """The headline's accumulator."""
+        return self.accs[0]
+
+    def mac_params(self, kind: str, acc: str, size: int | None = None) -> DesignParams:
+        """``DesignParams`` of a MAC PE (``size`` None) or a size x size array of this sweep."""
+        p = DesignParams(kind=kind, acc=acc, k_max=self.k_max, out_fmt=self.out_fmt)
+        return p if size is None else replace(p, rows=size, cols=size)
+
+    def mac_point(self, fmt: str, kind: str, acc: str) -> DesignPoint:
+        return DesignPoint("mac_pe", fmt, self.mac_params(kind, acc))
+
+    def array_point(self, fmt: str, kind: str, acc: str, size: int) -> DesignPoint:
+        return DesignPoint("systolic_array", fmt, self.mac_params(kind, acc, size))
+
+    def points(self) -> list[tuple[DesignPoint, str]]:
+        jobs: list[tuple[DesignPoint, str]] = []
+        synth_targets = [t for t in self.targets if not t.endswith("_pnr")]
+        pnr_targets = [t for t in self.targets if t.endswith("_pnr")]
+        for name in self.formats:
+            unit = list(unit_points(name).values())
+            unit += [self.mac_point(name, k, a) for a in self.accs for k in self.kinds]
+            for p in unit:
+                jobs += [(p, t) for t in synth_targets + pnr_targets]
+            for n in self.array_sizes.get(name, []):
+                for a in self.accs:
+                    for k in self.kinds:
+                        p = self.array_point(name, k, a, n)
+                        jobs += [(p, t) for t in synth_targets]
+                        jobs += [(p, t) for t in pnr_targets if n * n <= self.pnr_max_pes.get(t, 0)]
+        return jobs
+
+    def parameters(self) -> str:
+        """The MAC parameters in words, for every table and plot that shows MAC figures."""
+        return f"k_max = {self.k_max}, {self.out_fmt.upper()} results, {', '.join(self.accs)} accumulator"
+
+    def describe(self) -> str:
+        """The whole sweep in one sentence (the report states it above its headline)."""
+        arrays = "; ".join(f"{f}: " + ", ".join(f"{n}×{n}" for n in self.array_sizes[f])
+                           for f in self.formats if self.array_sizes.get(f))
+        return (f"formats {', '.join(self.formats)}; multipliers combinational (latency 0); MAC PEs"
+                + (f" and arrays ({arrays}, counted per MAC: array transistors / (rows · cols))" if arrays else "")
+                + f" with product kinds {', '.join(self.kinds)}, {self.parameters()}; "
+                f"targets {', '.join(self.targets)}")
+
+    def to_dict(self) -> dict:
+        return {"formats": self.formats, "array_sizes": self.array_sizes, "k_max": self.k_max,
+                "targets": list(self.targets), "pnr_max_pes": self.pnr_max_pes, "kinds": self.kinds,
+                "accs": self.accs, "out_fmt": self.out_fmt}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Sweep:
+        """Inverse of ``to_dict``; fields a report JSON does not have keep their defaults."""
+        sw = cls(formats=list(d["formats"]), array_sizes={k: list(v) for k, v in d["array_sizes"].items()},
+                 k_max=int(d["k_max"]))
+        for key, conv in (("targets", tuple), ("pnr_max_pes", dict), ("kinds", list), ("accs", list),
+                          ("out_fmt", str)):
+            if key in d:
+                sw = replace(sw, **{key: conv(d[key])})
+        return sw
+
+
+def default_sweep() -> Sweep:
+    return Sweep(formats=["e4m3", "e5m2", "bf16"], array_sizes={"e4m3": [2, 4, 8], "e5m2": [2, 4, 8], "bf16": [2]})
+
+
+def quick_sweep() -> Sweep:
+    """A small sweep for tests and smoke runs: E4M3 multipliers and MAC PEs, a 2×2 array, k_max = 16."""
+    return Sweep(formats=["e4m3"], array_sizes={"e4m3": [2]}, k_max=16,
+                 targets=("generic", "ice40", "ice40_pnr"))
+
+
+def transistors(res: dict, point: DesignPoint) -> float | None:
+    """The generic-synthesis transistor count of ``point`` in ``res`` (keyed by (name, target))."""
+    v = res.get((point.name, "generic"), {}).get("transistors")
+    return v if isinstance(v, (int, float)) else None
+
+
+def saving(new: float | None, old: float | None) -> float | None:
+    """``1 - new / old`` (None when either is missing or zero)."""
+    return 1 - new / old if new and old else None
+
+
+def _acc_suffix(sweep: Sweep, acc: str) -> str:
+    return "" if acc == sweep.acc else f"_{identifier(acc)}"
+
+
+def summarize(sweep: Sweep, res: dict) -> dict:
+    """Headline figures per format: the L-Mul PE vs the RNE multiplier element-wise, and every
+    product kind's MAC PE and arrays (transistors per MAC) with the ``CANDIDATE`` vs ``BASELINE``
+    saving. Keys for the headline accumulator are ``mac_pe_<kind>_transistors``, ``mac_pe_saving``,
+    ``array_<n>x<n>_<kind>_transistors_per_mac``, ``array_<n>x<n>_saving``; further accumulators
+    add ``_<acc>`` after the kind (``mac_pe_lmul_<acc>_transistors``, ``mac_pe_<acc>_saving``)."""
+    head: dict[str, dict] = {}
+    for name in sweep.formats:
+        units = unit_points(name)
+        t_l, t_m = transistors(res, units["lmul_pe"]), transistors(res, units["fp_multiplier"])
+        row: dict[str, object] = {"lmul_pe_transistors": t_l, "fp_multiplier_transistors": t_m,
+                                  "elementwise_saving": saving(t_l, t_m)}
+        for acc in sweep.accs:
+            sfx = _acc_suffix(sweep, acc)
+            mac = {k: transistors(res, sweep.mac_point(name, k, acc)) for k in sweep.kinds}
+            row.update({f"mac_pe_{k}{sfx}_transistors": v for k, v in mac.items()})
+            row[f"mac_pe{sfx}_saving"] = saving(mac.get(CANDIDATE), mac.get(BASELINE))
+            for n in sweep.array_sizes.get(name, []):
+                arr = {k: transistors(res, sweep.array_point(name, k, acc, n)) for k in sweep.kinds}
+                row.update({f"array_{n}x{n}_{k}{sfx}_transistors_per_mac": v / (n * n) if v else None
+                            for k, v in arr.items()})
+                row[f"array_{n}x{n}{sfx}_saving"] = saving(arr.get(CANDIDATE), arr.get(BASELINE))
+        row["int_adder_transistors"] = transistors(res, units["int_adder"])
+        row["int_multiplier_transistors"] = transistors(res, units["int_multiplier"])
+        head[name] = row
+    return head
