@@ -1,10 +1,6 @@
-"""Packed float layouts and special-value decode shared by the RTL multipliers.
-
-``FloatLayout(fmt)`` is a ``lib.data.StructLayout`` ``{man, exp, sign}`` (LSB first) built from a
-:class:`lmul.formats.FloatFormat`; ``classify`` builds the same masks as ``FloatFormat.classify``
-(the golden model's) in gates, and ``special_result`` the multiplier NaN/Inf rule of
-``lmul.sim.fp_multiplier.multiply_specials``.
-"""
+"""Packed float layouts and the special-value decode/encode shared by the RTL multipliers
+(golden twins: ``FloatFormat.classify``, ``lmul.sim.fp_multiplier.multiply_specials``,
+``lmul.formats.apply_overflow_and_sign``)."""
 
 from __future__ import annotations
 
@@ -15,11 +11,22 @@ from amaranth.lib import data
 
 from lmul.formats import FloatFormat, Specials
 
-__all__ = ["Classes", "FloatLayout", "classify", "overflow_field", "pack_result", "special_result"]
+__all__ = ["Classes", "FloatLayout", "classify", "overflow_field", "pack_result", "special_result",
+           "special_result_daz"]
 
 
 class FloatLayout(data.StructLayout):
-    """``sign | exp | man`` of a format, as an Amaranth struct layout."""
+    """``sign | exp | man`` of a format, as a ``lib.data.StructLayout`` built from a
+    :class:`lmul.formats.FloatFormat`.
+
+    Fields, LSB first: ``man`` (``fmt.man_bits``), ``exp`` (``fmt.exp_bits``), ``sign`` (1), so
+    ``.as_value()`` is the format's bit pattern.
+
+    Parameters
+    ----------
+    fmt : FloatFormat
+        The format (kept as ``self.fmt``).
+    """
 
     def __init__(self, fmt: FloatFormat) -> None:
         self.fmt = fmt
@@ -28,6 +35,8 @@ class FloatLayout(data.StructLayout):
 
 @dataclass
 class Classes:
+    """Per-operand class masks built by ``classify`` (each a 1-bit value)."""
+
     nan: Value
     inf: Value
     zero: Value      # true zero, or subnormal when subnormals are off (DAZ)
@@ -37,7 +46,8 @@ class Classes:
 
 
 def classify(m: Module, fmt: FloatFormat, v: data.View, name: str) -> Classes:
-    """Gate-level ``FloatFormat.classify`` of a ``FloatLayout`` view."""
+    """Gate-level ``FloatFormat.classify`` of a ``FloatLayout`` view: the same masks as the
+    golden model's, as combinational signals named ``{name}_*``."""
     raw = v.as_value()
     field = raw[:fmt.field_bits]
     exp_zero = Signal(name=f"{name}_exp_zero")
@@ -63,6 +73,7 @@ def classify(m: Module, fmt: FloatFormat, v: data.View, name: str) -> Classes:
 
 def special_result(m: Module, fmt: FloatFormat, cx: Classes, cy: Classes) -> tuple[Signal, Value]:
     """(is_special, bits): NaN/Inf results of ``x * y`` per the project's NaN rule
+    (``lmul.sim.fp_multiplier.multiply_specials``)
     (NaN sign from ``y`` if NaN, else ``x`` if NaN, else 1 for an invalid 0 × Inf).
     ``classify`` already counts subnormals as zero when the format has them off (DAZ)."""
     return _specials(m, fmt, cx, cy, cx.zero, cy.zero)

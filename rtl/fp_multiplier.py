@@ -1,20 +1,5 @@
-"""Reference exact floating-point multiplier (twin of ``lmul.sim.fp_multiplier``).
-
-``mode="rounded"``: ``o = fp_multiply(fmt, a, b)`` bit for bit — the exact product rounded once
-to ``fmt`` with round-to-nearest-even, subnormal operands and results, the format's specials,
-the project's NaN rule and the overflow policy.
-
-``mode="exact"``: the unrounded product for MAC units, equal to ``fp_product``:
-``value = (-1)**sign * sig << shift`` at fixed-point LSB ``2**(2*quantum_exp)``, with
-``sig`` the (2m+2)-bit significand product, ``shift = max(Ea,1) + max(Eb,1) - 2`` and the
-``nan``/``inf`` flags (``sig`` is 0 for zero, NaN and Inf products).
-
-Datapath (rounded): (m+1)×(m+1) significand multiplier; exponent sum; leading-zero count of the
-product, needed only when subnormal operands are supported; one left shift (normalise, limited
-so the exponent stays >= 1) or right shift (subnormal result); RNE increment whose carry ripples
-into the exponent field; overflow compare; special-value mux. ``latency`` = 0, 1 (output
-register) or 2 (input and output registers).
-"""
+"""Reference exact floating-point multiplier, rounded or unrounded (golden twin:
+``lmul.sim.fp_multiplier``: ``fp_multiply`` and ``fp_product``)."""
 
 from __future__ import annotations
 
@@ -22,7 +7,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from lmul.formats import FloatFormat, FormatError, get_format
+from lmul.errors import check_choice
+from lmul.formats import FloatFormat, get_format
 from lmul.rtl.float_layout import FloatLayout, classify, special_result
 from lmul.rtl.latency import check_latency, drive_output, register_inputs
 from lmul.rtl.rounding import round_to_format, signed_width
@@ -31,7 +17,26 @@ __all__ = ["ExactProductLayout", "FPMultiplier"]
 
 
 class ExactProductLayout(data.StructLayout):
-    """Unrounded product: ``sig`` (2m+2 bits), ``shift``, ``sign``, ``nan``, ``inf``."""
+    """Unrounded product of two ``fmt`` operands, as ``FPMultiplier(mode="exact")`` gives it
+    (equal to ``lmul.sim.fp_multiplier.fp_product``):
+    ``value = (-1)**sign * sig << shift`` at fixed-point LSB ``2**(2*quantum_exp)``.
+
+    Fields, LSB first:
+
+    * ``sig`` — unsigned(2m+2): the significand product (hidden bits included); 0 for zero, NaN
+      and Inf products.
+    * ``shift`` — unsigned, ``(2*max_exp_field - 2).bit_length()`` bits (at least 1):
+      ``max(Ea,1) + max(Eb,1) - 2`` of the biased exponent fields; 0 for zero, NaN and Inf
+      products.
+    * ``sign`` — 1 bit: ``sign_a ^ sign_b``.
+    * ``nan``, ``inf`` — 1 bit each: the product is NaN / ±Inf (project's NaN rule; ``inf``
+      excludes NaN).
+
+    Parameters
+    ----------
+    fmt : FloatFormat
+        Operand format.
+    """
 
     def __init__(self, fmt: FloatFormat) -> None:
         self.fmt = fmt
@@ -43,13 +48,52 @@ class ExactProductLayout(data.StructLayout):
 
 
 class FPMultiplier(wiring.Component):
-    """Exact FP multiplier of ``fmt``; ports ``a``, ``b`` and ``o`` (rounded) or ``p`` (exact)."""
+    """Exact floating-point multiplier of ``fmt``, rounded once or unrounded.
+
+    ``mode="rounded"``: ``o = fp_multiply(fmt, a, b)`` bit for bit — the exact product rounded
+    once to ``fmt`` with round-to-nearest-even, subnormal operands and results, the format's
+    specials, the project's NaN rule and the overflow policy. Datapath: (m+1)×(m+1) significand
+    multiplier; exponent sum; leading-zero count of the product, needed only when subnormal
+    operands are supported; one left shift (normalise, limited so the exponent stays >= 1) or
+    right shift (subnormal result); RNE increment whose carry ripples into the exponent field;
+    overflow compare; special-value mux (``round_to_format``).
+
+    ``mode="exact"``: the unrounded product for MAC units, equal to ``fp_product``: significand
+    product, shift amount and ``nan``/``inf`` flags (``ExactProductLayout``); no rounding.
+
+    Parameters
+    ----------
+    fmt : FloatFormat or str
+        Operand (and, rounded, result) format.
+    mode : str
+        ``"rounded"`` (default) or ``"exact"``; anything else raises ``ParameterError``.
+    latency : int
+        Pipeline registers: 0 (combinational), 1 (output register) or 2 (input and output
+        registers); anything else raises ``ParameterError`` (``TypeError`` if not an int).
+
+    Attributes
+    ----------
+    a : In(FloatLayout(fmt))
+        First operand (``{man, exp, sign}`` view, LSB first).
+    b : In(FloatLayout(fmt))
+        Second operand.
+    o : Out(FloatLayout(fmt))
+        ``mode="rounded"`` only: ``fp_multiply(fmt, a, b)``.
+    p : Out(ExactProductLayout(fmt))
+        ``mode="exact"`` only: ``fp_product(fmt, a, b)``.
+    mode : str
+        The ``mode`` parameter.
+    latency : int
+        Clock cycles from ``a``/``b`` to ``o``/``p`` (the ``latency`` parameter; 0: same cycle).
+
+    Throughput one operand pair per cycle at every latency (fully pipelined, no handshake, no
+    stall). Reset clears the pipeline registers to all-zero codes; there is no other state.
+    """
 
     def __init__(self, fmt: FloatFormat | str, *, mode: str = "rounded", latency: int = 0) -> None:
         self.fmt = fmt = get_format(fmt)
-        if mode not in ("rounded", "exact"):
-            raise FormatError(f"FPMultiplier mode must be 'rounded' or 'exact', got {mode!r}")
-        self.mode, self.latency = mode, check_latency("FPMultiplier", latency)
+        self.mode = check_choice("FPMultiplier mode", mode, ("rounded", "exact"))
+        self.latency = check_latency("FPMultiplier", latency)
         out = {"o": Out(FloatLayout(fmt))} if mode == "rounded" else {"p": Out(ExactProductLayout(fmt))}
         super().__init__({"a": In(FloatLayout(fmt)), "b": In(FloatLayout(fmt)), **out})
 

@@ -1,21 +1,30 @@
-"""Pipeline-latency plumbing shared by the combinational datapath blocks.
+"""Pipeline-latency plumbing shared by the combinational datapath blocks (``LMulPE``,
+``FPMultiplier``, ``IntMultiplier``, ``IntAdder``).
 
-``latency`` 0: combinational; 1: output register; 2: input and output registers.
+A block's ``latency`` parameter is 0 (combinational), 1 (output register) or 2 (input and
+output registers); it is the number of clock cycles from operands on the input ports to the
+result on the output ports.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, Value
 
-from lmul.formats import FormatError
+from lmul.errors import check_int
 
-__all__ = ["check_latency", "drive_output", "register_inputs"]
+__all__ = ["LATENCIES", "check_latency", "drive_output", "register_inputs"]
+
+#: The pipeline depths a datapath block supports.
+LATENCIES = (0, 1, 2)
 
 
-def check_latency(owner: str, latency: int) -> int:
-    if latency not in (0, 1, 2):
-        raise FormatError(f"{owner} latency must be 0, 1 or 2, got {latency!r}")
-    return latency
+def check_latency(owner: str, latency: object) -> int:
+    """``latency`` if it is 0, 1 or 2.
+
+    Raises ``TypeError`` when it is not an int and ``ParameterError`` (a ``FormatError``) naming
+    ``{owner} latency`` and the allowed values 0..2 otherwise.
+    """
+    return check_int(f"{owner} latency", latency, LATENCIES[0], LATENCIES[-1])
 
 
 def register_inputs(m: Module, latency: int, a: Value, b: Value) -> tuple[Value, Value]:

@@ -1,13 +1,5 @@
-"""L-Mul processing element: one integer adder (twin of ``lmul.sim.lmul_pe``).
-
-Contract (``docs/lmul-spec.md``): ``o = lmul(fmt, a, b)`` bit for bit. The magnitude datapath
-is the single addition ``S = F_a + F_b + C`` with ``C = 2**(m-l(m)) - bias*2**m`` a constant
-operand that synthesis folds into the adder (a weight-stationary array can instead store
-weights pre-biased, ``F_w + C``, making each PE a plain two-operand adder). Around it: sign
-xor, exponent-field-zero detection (DAZ), two comparisons of ``S`` (underflow/overflow) and the NaN/Inf rule.
-
-``latency`` = 0 (combinational), 1 (output register) or 2 (input and output registers).
-"""
+"""L-Mul processing element: one integer adder (golden twin: ``lmul.sim.lmul_pe``; spec:
+``docs/lmul-spec.md``)."""
 
 from __future__ import annotations
 
@@ -31,7 +23,41 @@ def sum_shape(fmt: FloatFormat) -> signed:
 
 
 class LMulPE(wiring.Component):
-    """L-Mul of two operands of ``fmt``; ports ``a``, ``b``, ``o`` (``FloatLayout`` views)."""
+    """L-Mul of two operands of ``fmt``: ``o = lmul(fmt, a, b)`` bit for bit.
+
+    The magnitude datapath is the single addition ``S = F_a + F_b + C`` (``F`` the exponent and
+    mantissa fields read as one unsigned integer) with ``C = 2**(m-l(m)) - bias*2**m``
+    (``lmul.arith.lmul_constant``) a constant operand that synthesis folds into the adder (a
+    weight-stationary array can instead store weights pre-biased, ``F_w + C``, making each PE a
+    plain two-operand adder). Around it: sign xor, exponent-field-zero detection (DAZ: subnormal
+    operands read as zero), two comparisons of ``S`` (underflow: ``S < 2**m`` gives ±0; overflow:
+    ``S`` above the largest finite field takes the format's overflow value) and the NaN/Inf rule
+    (``special_result_daz``).
+
+    Parameters
+    ----------
+    fmt : FloatFormat or str
+        Operand and result format; must have at least one mantissa bit
+        (``lmul.arith.check_lmul_format``, else ``FormatError``).
+    latency : int
+        Pipeline registers: 0 (combinational), 1 (output register) or 2 (input and output
+        registers); anything else raises ``ParameterError`` (``TypeError`` if not an int).
+
+    Attributes
+    ----------
+    a : In(FloatLayout(fmt))
+        First operand (``{man, exp, sign}`` view, LSB first).
+    b : In(FloatLayout(fmt))
+        Second operand.
+    o : Out(FloatLayout(fmt))
+        ``lmul(fmt, a, b)``.
+    latency : int
+        Clock cycles from ``a``/``b`` to ``o`` (the ``latency`` parameter; 0: same cycle).
+
+    Throughput one operand pair per cycle at every latency (fully pipelined, no handshake, no
+    stall). Reset clears the pipeline registers to the all-zero code (+0); there is no other
+    state.
+    """
 
     def __init__(self, fmt: FloatFormat | str, *, latency: int = 0) -> None:
         self.fmt = fmt = get_format(fmt)

@@ -1,30 +1,5 @@
-"""Matrix-multiply engine: banked A/B memories + tiling controller + ``SystolicArray``.
-
-``MatmulEngine(fmt, kind, rows, cols, out_fmt, m_max, k_max, n_max)`` computes ``C = A @ B``
-for any ``1 <= m <= m_max``, ``1 <= k <= k_max``, ``1 <= n <= n_max``, bit-exactly as
-``lmul.sim.systolic_array.matmul`` (tiling does not change results: K is accumulated exactly in
-place, there is one rounding per element).
-
-Streams:
-
-* ``cmd`` ``{m, k, n, op}``: starts a job. ``op`` (``Op``) is ``FULL``: ``data`` then carries
-  ``m*k`` elements of A (row-major) and ``k*n`` elements of B (row-major), and C is computed;
-  ``WEIGHTS``: ``data`` carries B only (K×N; ``m`` ignored), kept for later ``RUN``s; ``RUN``:
-  ``data`` carries A only (``m``×K; ``k``, ``n`` ignored) and C = A @ (the B last loaded).
-  Out-of-range dimensions, an unknown ``op`` or a ``RUN`` with no B loaded are refused: the
-  command is consumed, ``error`` is set (until the next command) and no data is expected.
-  ``weights_ok`` is high while a complete B is loaded (a ``FULL`` job loads one too).
-* ``res``: one beat per output row segment: ``{i, j0, c[cols], last}`` holds
-  ``C[i, j0 : j0+cols]`` (entries at ``j >= n`` are padding); beats come tile by tile
-  (row blocks outer, column blocks inner, rows in order), ``last`` on the job's final beat.
-* ``busy``: a job is in progress (from its command to its last result beat).
-
-Tiling: A is stored in ``rows`` banks (bank ``i % rows``), B in ``cols`` banks (bank
-``j % cols``), so one cycle reads a whole column slice of an A tile and row slice of a B tile.
-For each output tile the controller streams ``k`` beats into the array, back to back across
-tiles (no bubbles when ``k >= rows``); rows/columns beyond ``m``/``n`` are fed zeros and their
-results dropped.
-"""
+"""Matrix-multiply engine: banked A/B memories + tiling controller + ``SystolicArray`` (golden
+twin: ``lmul.sim.systolic_array.matmul``)."""
 
 from __future__ import annotations
 
@@ -55,15 +30,88 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 def cmd_layout(m_max: int, k_max: int, n_max: int) -> data.StructLayout:
+    """A ``cmd`` beat: ``{m: range(m_max + 1), k: range(k_max + 1), n: range(n_max + 1), op: Op}``."""
     return data.StructLayout({"m": range(m_max + 1), "k": range(k_max + 1), "n": range(n_max + 1), "op": Op})
 
 
 def res_layout(out_fmt: FloatFormat, cols: int, m_max: int, n_max: int) -> data.StructLayout:
+    """A ``res`` beat: ``{c: cols x FloatLayout(out_fmt), i: range(max(m_max, 2)),
+    j0: range(max(n_max, 2)), last}``."""
     return data.StructLayout({"c": data.ArrayLayout(FloatLayout(out_fmt), cols),
                               "i": range(max(m_max, 2)), "j0": range(max(n_max, 2)), "last": 1})
 
 
 class MatmulEngine(wiring.Component):
+    """``C = A @ B`` for any ``1 <= m <= m_max``, ``1 <= k <= k_max``, ``1 <= n <= n_max``.
+
+    Bit-exactly ``lmul.sim.systolic_array.matmul`` (tiling does not change results: K is
+    accumulated exactly in place, there is one rounding per element).
+
+    Tiling: A is stored in ``rows`` banks (bank ``i % rows``), B in ``cols`` banks (bank
+    ``j % cols``), so one cycle reads a whole column slice of an A tile and row slice of a B
+    tile. The controller walks output tiles (row blocks outer, column blocks inner) and for
+    each streams ``k`` beats into the array, back to back across tiles (K is accumulated in
+    place — there is no separate K tiling pass); rows/columns beyond ``m``/``n`` are fed zeros
+    and their results dropped.
+
+    Parameters
+    ----------
+    fmt : FloatFormat or str
+        Operand format.
+    kind : str or ProductKind
+        Product kind: ``exact`` or ``lmul`` (``lmul.arith.PRODUCT_KINDS``).
+    rows, cols : int
+        Systolic array size (>= 1 each).
+    out_fmt : FloatFormat or str
+        Result format (default FP32).
+    m_max, k_max, n_max : int
+        Largest job dimensions (>= 1 each; defaults 64, 256, 64); they size the memories
+        (``ceil(m_max/rows)*k_max`` words per A bank, ``ceil(n_max/cols)*k_max`` per B bank),
+        the ports and the accumulators (``k_max``).
+    acc : str or Accumulator
+        Accumulator (default ``kulisch``; ``lmul.arith.ACCUMULATORS``).
+
+    Attributes
+    ----------
+    cmd : In(stream.Signature(cmd_layout(m_max, k_max, n_max)))
+        ``{m, k, n, op}``: starts a job; taken only while idle (``busy`` low). ``op`` (``Op``)
+        is ``FULL``: ``data`` then carries ``m*k`` elements of A (row-major) and ``k*n``
+        elements of B (row-major), and C is computed; ``WEIGHTS``: ``data`` carries B only
+        (K×N; ``m`` ignored), kept for later ``RUN`` jobs; ``RUN``: ``data`` carries A only
+        (``m``×K; ``k``, ``n`` ignored) and C = A @ (the B last loaded). Out-of-range
+        dimensions, an unknown ``op`` or a ``RUN`` with no B loaded are refused: the command is
+        consumed, ``error`` is set and no data is expected.
+    data : In(stream.Signature(FloatLayout(fmt)))
+        The job's elements, one per beat (``data.ready`` high while loading).
+    res : Out(stream.Signature(res_layout(out_fmt, cols, m_max, n_max)))
+        One beat per output row segment: ``{i, j0, c[cols], last}`` holds
+        ``C[i, j0 : j0+cols]`` (entries at ``j >= n`` are padding); beats come tile by tile
+        (row blocks outer, column blocks inner, rows in order), ``last`` on the job's final
+        beat.
+    busy : Out(1)
+        A job is in progress (from the cycle after its command to its last result beat;
+        ``WEIGHTS``: to its last data beat).
+    error : Out(1)
+        The last command was refused (held until the next command).
+    weights_ok : Out(1)
+        A complete B is loaded (by ``WEIGHTS`` or ``FULL``), so ``RUN`` is accepted; cleared
+        when a new B load starts and by reset.
+    latency : int
+        ``array.latency + 1`` (``rows + cols + 5`` for ``kulisch``): the first ``res`` beat of
+        a ``FULL`` or ``RUN`` job is valid ``k + latency`` cycles after the transfer of its last
+        ``data`` beat (k cycles stream the first tile's K beats, 1 cycle is the memory read,
+        then the array's latency). Not a per-beat latency: later tiles follow at the array's
+        throughput.
+
+    Throughput: loading takes one element per cycle and does not overlap computation;
+    computing streams one array beat per cycle, ``max(k, rows)`` cycles per output tile,
+    ``ceil(m/rows) * ceil(n/cols)`` tiles, with no bubbles between tiles when ``k >= rows``;
+    ``res`` gives one beat per cycle while ``res.ready`` is high (a stalled ``res`` freezes the
+    array, nothing is lost). Jobs do not overlap: the next command is taken after the final
+    ``res`` beat. Synchronous reset abandons a job in any phase (memories keep their contents
+    but ``weights_ok`` is cleared); the next command starts cleanly.
+    """
+
     def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", rows: int = 4, cols: int = 4,
                  out_fmt: FloatFormat | str = FP32, m_max: int = 64, k_max: int = 256, n_max: int = 64, *,
                  acc: str | Accumulator = "kulisch") -> None:
@@ -73,6 +121,7 @@ class MatmulEngine(wiring.Component):
         self.array = SystolicArray(self.fmt, kind, rows, cols, self.out_fmt, k_max=k_max, acc=acc)
         self.kind, self.acc, self.rows, self.cols = self.array.kind, self.array.acc, rows, cols
         self.m_max, self.k_max, self.n_max = m_max, k_max, n_max
+        self.latency = self.array.latency + 1
         super().__init__({
             "cmd": In(stream.Signature(cmd_layout(m_max, k_max, n_max))),
             "data": In(stream.Signature(FloatLayout(self.fmt))),

@@ -1,13 +1,6 @@
-"""Round-to-nearest-even of an unsigned magnitude into a float format (shared by the rounded FP
-multiplier and the accumulator rounders of the MAC PEs / systolic array).
-
-``round_to_format(m, fmt, mag, d, ...)``: ``mag`` is a W-bit unsigned integer whose top bit
-(bit W-1) has biased exponent ``d + 1`` in ``fmt``, i.e. ``value = mag * 2**(d + 1 - bias - (W-1))``.
-Normalise left by ``min(lz, d)`` (``lzc=False`` when ``mag``'s top two bits cannot both be zero
-for a normal result: then at most one position), or right by ``1 - (d + 1)`` into the subnormal
-range; take m+1 bits, guard and sticky; round half to even; the increment's carry ripples into
-the exponent field; overflow/zero/specials per ``pack_result``. Mirrors ``lmul.formats.round_fields``.
-"""
+"""Round-to-nearest-even of an unsigned magnitude into a float format, in gates (shared by the
+rounded FP multiplier and the accumulator rounders of the MAC PEs / systolic array; golden twin:
+``lmul.formats.round_fields``)."""
 
 from __future__ import annotations
 
@@ -40,7 +33,39 @@ def leading_zeros(m: Module, v: Value, name: str = "lz") -> Signal:
 
 def round_to_format(m: Module, fmt: FloatFormat, mag: Value, d: Value, zero: Value, sign: Value,
                     special: Value, special_bits: Value, *, lzc: bool = True) -> Signal:
-    """RNE-round ``mag`` (see module docstring) and pack it with sign/zero/specials."""
+    """RNE-round ``mag`` into ``fmt`` and pack it with sign/zero/specials (combinational).
+
+    Normalise left by ``min(lz, d)`` (``lz`` the leading-zero count of ``mag``), or right by
+    ``1 - (d + 1)`` into the subnormal range; take m+1 bits, guard and sticky; round half to
+    even; the increment's carry ripples into the exponent field; overflow/zero/specials per
+    ``pack_result``. Mirrors ``lmul.formats.round_fields``.
+
+    Parameters
+    ----------
+    m : Module
+        Module the logic is added to (``comb`` domain only).
+    fmt : FloatFormat
+        Target format.
+    mag : Value
+        W-bit unsigned magnitude whose top bit (bit W-1) has biased exponent ``d + 1`` in
+        ``fmt``, i.e. ``value = mag * 2**(d + 1 - bias - (W-1))``.
+    d : Value
+        Signed: the biased exponent of ``mag``'s top bit, minus one.
+    zero : Value
+        The result is zero regardless of ``mag`` (signed by ``sign``; +0 in FNUZ formats).
+    sign : Value
+        Result sign.
+    special, special_bits : Value
+        Special result (NaN/Inf) and its ``fmt`` bit pattern, taking precedence over all else.
+    lzc : bool
+        Build the leading-zero count. ``False`` when ``mag``'s top two bits cannot both be zero
+        for a normal result: then at most one position of left shift (smaller logic).
+
+    Returns
+    -------
+    Signal
+        ``fmt.width`` bits: the packed result.
+    """
     mb = fmt.man_bits
     w = len(mag)
     lshift = Signal(range(w + 1))

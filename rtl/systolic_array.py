@@ -1,30 +1,5 @@
-"""Output-stationary systolic array of MAC PEs (twin of ``lmul.sim.systolic_array.matmul``).
-
-``SystolicArray(fmt, kind, rows, cols, out_fmt=FP32, k_max=4096)`` computes ``rows × cols``
-output tiles ``C = A_tile @ B_tile`` over any K (1..k_max), bit-exactly as the golden ``matmul``
-(exact products, exact accumulation in each PE, one RNE rounding per result).
-
-Interface (``lib.stream``):
-
-* ``i``: one beat per k: ``{a: rows elements (column k of the A tile), b: cols elements (row k
-  of the B tile), last}``; ``last`` marks the final k of a tile. Tiles follow back to back.
-* ``o``: one beat per output row: ``{c: cols elements of out_fmt, row, last}``; rows of a tile
-  come out in order 0..rows-1, ``last`` on row ``rows-1``. Results appear in tile order.
-
-Dataflow: A elements enter row r skewed by r cycles and move right; B elements enter column c
-skewed by c cycles and move down (for L-Mul they are pre-biased once at the column input,
-``F_b + C``, so each PE's L-Mul is a two-operand adder); PE(r, c) accumulates C[r, c] in place.
-When the bottom PE of a column finishes a tile, the column's R sums are loaded in parallel into
-a drain register, shifted out one per cycle through that column's rounder, re-aligned across
-columns (deskew) and written to an output FIFO — while the next tile is already computing.
-
-Flow control: one global advance enable (the output FIFO has room); a full FIFO freezes the whole
-array, so nothing is lost or duplicated. Without input, bubbles enter, so the last tile always
-drains. A tile needs at least ``rows`` cycles to drain its column registers: a ``last`` beat that
-comes sooner is held back (``i.ready`` low) — tiles with K >= rows run with no bubbles.
-Latency from the ``last`` beat of a tile to its row 0 on ``o`` is ``rows + cols + 4`` cycles
-(plus the FIFO's). Synchronous reset clears all state (a job in flight is dropped).
-"""
+"""Output-stationary systolic array of MAC cells (golden twin:
+``lmul.sim.systolic_array.matmul``)."""
 
 from __future__ import annotations
 
@@ -43,16 +18,77 @@ __all__ = ["SystolicArray", "in_layout", "out_layout"]
 
 
 def in_layout(fmt: FloatFormat, rows: int, cols: int) -> data.StructLayout:
+    """One input beat: ``{a: rows x FloatLayout(fmt), b: cols x FloatLayout(fmt), last}``."""
     return data.StructLayout({"a": data.ArrayLayout(FloatLayout(fmt), rows),
                               "b": data.ArrayLayout(FloatLayout(fmt), cols), "last": 1})
 
 
 def out_layout(out_fmt: FloatFormat, rows: int, cols: int) -> data.StructLayout:
+    """One output beat: ``{c: cols x FloatLayout(out_fmt), row: range(max(rows, 2)), last}``."""
     return data.StructLayout({"c": data.ArrayLayout(FloatLayout(out_fmt), cols),
                               "row": range(max(rows, 2)), "last": 1})
 
 
 class SystolicArray(wiring.Component):
+    """``rows × cols`` output tiles ``C = A_tile @ B_tile`` over any K (1..k_max).
+
+    Bit-exactly the golden ``matmul(fmt, A, B, out_fmt, kind, acc)``: exact products, exact
+    accumulation in each PE, one RNE rounding per result, so results do not depend on K's
+    length or order.
+
+    Dataflow (output-stationary): A elements enter row r skewed by r cycles and move right; B
+    elements enter column c skewed by c cycles and move down (prepared once at the column input
+    by the kind's builder — for L-Mul pre-biased, ``F_b + C``, so each PE's L-Mul is a
+    two-operand adder); PE(r, c) (a ``MacCell``) accumulates C[r, c] in place. When the bottom
+    PE of a column finishes a tile, the column's ``rows`` sums are loaded in parallel into a
+    drain register, shifted out one per cycle through that column's rounder (the accumulator's
+    finisher), re-aligned across columns (deskew) and written to an output FIFO — while the
+    next tile is already computing.
+
+    Parameters
+    ----------
+    fmt : FloatFormat or str
+        Operand format.
+    kind : str or ProductKind
+        Product kind: ``exact`` or ``lmul`` (``lmul.arith.PRODUCT_KINDS``).
+    rows, cols : int
+        Array size (>= 1 each): rows of the A tile / columns of the B tile.
+    out_fmt : FloatFormat or str
+        Result format (default FP32).
+    k_max : int
+        Longest K (>= 1, default 4096): sets the accumulator width, which cannot overflow for
+        up to ``k_max`` terms; longer tiles are outside the contract.
+    fifo_depth : int
+        Output FIFO depth in result rows (>= 2, default 4).
+    acc : str or Accumulator
+        Accumulator (default ``kulisch``; ``lmul.arith.ACCUMULATORS``).
+
+    Attributes
+    ----------
+    i : In(stream.Signature(in_layout(fmt, rows, cols)))
+        One beat per k: ``{a: rows elements (column k of the A tile), b: cols elements (row k
+        of the B tile), last}``; ``last`` marks the final k of a tile. Tiles follow back to
+        back.
+    o : Out(stream.Signature(out_layout(out_fmt, rows, cols)))
+        One beat per output row: ``{c: cols elements of out_fmt, row, last}``; rows of a tile
+        come out in order 0..rows-1, ``last`` on row ``rows-1``. Results appear in tile order.
+    latency : int
+        ``rows + cols + acc latency + 2`` (``rows + cols + 4`` for ``kulisch``): cycles from
+        the transfer of a tile's ``last`` beat on ``i`` to its row 0 on ``o`` (``o.valid``),
+        when ``o`` has not been stalled (the output FIFO is empty). It is ``rows - 1`` skew +
+        ``cols - 1`` hops to the bottom-right PE + the accumulator latency + 1 drain register
+        + 1 rounder output register (row 0 is then written into the FIFO, the other columns
+        deskewed to it) + 2 through the FIFO (``SyncFIFOBuffered``).
+
+    Throughput one ``i`` beat (one k) per cycle and one ``o`` beat per cycle. A tile needs at
+    least ``rows`` cycles to drain its column registers: a ``last`` beat that comes sooner is
+    held back (``i.ready`` low), so tiles with K >= rows run with no bubbles and shorter tiles
+    take ``rows`` cycles each. Flow control: one global advance enable (the output FIFO has
+    room); a full FIFO freezes the whole array, so nothing is lost or duplicated. Without input,
+    bubbles enter, so the last tile always drains. Synchronous reset clears all state (a tile
+    in flight is dropped).
+    """
+
     def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", rows: int = 4, cols: int = 4,
                  out_fmt: FloatFormat | str = FP32, k_max: int = 4096, fifo_depth: int = 4, *,
                  acc: str | Accumulator = "kulisch") -> None:

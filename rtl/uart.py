@@ -1,15 +1,5 @@
-"""8N1 UART transmitter and receiver with ``lib.stream`` interfaces (for the board host link).
-
-``UARTTx(divisor)``: bytes from stream ``i`` go out on ``tx`` (idle high), one start bit, 8 data
-bits LSB first, one stop bit, ``divisor`` clock cycles per bit. ``i.ready`` is high when idle.
-
-``UARTRx(divisor)``: ``rx`` passes a two-flip-flop synchroniser; a falling edge starts a frame,
-the start bit is re-checked at its middle (glitches are ignored), data bits are sampled at their
-middles and the stop bit must be high, else the byte is dropped and ``frame_error`` pulses. A
-received byte waits on stream ``o``; if it is not taken before the next byte completes, that
-next byte is dropped and ``overflow`` pulses (nothing is overwritten silently).
-``divisor`` >= 4; the bit rate is ``f_clk / divisor``.
-"""
+"""8N1 UART transmitter and receiver with ``lib.stream`` interfaces (for the board host link;
+no golden twin: the loopback test checks one against the other)."""
 
 from __future__ import annotations
 
@@ -17,20 +7,42 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lmul.formats import FormatError
+from lmul.errors import check_int
 
 __all__ = ["UARTRx", "UARTTx"]
 
 
-def _check_divisor(divisor: int) -> None:
-    if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 4:
-        raise FormatError(f"UART divisor must be an int >= 4, got {divisor!r}")
-
-
 class UARTTx(wiring.Component):
+    """8N1 transmitter: bytes from stream ``i`` go out on ``tx``.
+
+    Frame: idle high, one start bit (low), 8 data bits LSB first, one stop bit (high);
+    ``divisor`` clock cycles per bit, so the bit rate is ``f_clk / divisor``.
+
+    Parameters
+    ----------
+    divisor : int
+        Clock cycles per bit, >= 4 (``ParameterError`` otherwise; ``TypeError`` if not an int).
+
+    Attributes
+    ----------
+    i : In(stream.Signature(8))
+        Bytes to send. ``i.ready`` is high exactly when the transmitter is idle (no frame in
+        progress); a byte is taken in a cycle with ``i.valid & i.ready``.
+    tx : Out(1, init=1)
+        Serial line, idle high.
+    latency : int
+        1: the start bit begins on ``tx`` one cycle after the byte's transfer on ``i``; the
+        frame then lasts ``10 * divisor`` cycles (stop bit included).
+
+    Throughput one byte per ``10 * divisor + 1`` cycles with ``i.valid`` held high (``i.ready``
+    returns in the cycle after the stop bit ends, so back-to-back frames have a stop bit one
+    cycle longer). Reset aborts a frame in progress and returns ``tx`` to idle (high).
+    """
+
+    latency = 1
+
     def __init__(self, divisor: int) -> None:
-        _check_divisor(divisor)
-        self.divisor = divisor
+        self.divisor = check_int("UART divisor", divisor, 4)
         super().__init__({"i": In(stream.Signature(8)), "tx": Out(1, init=1)})
 
     def elaborate(self, platform: object) -> Module:
@@ -52,9 +64,43 @@ class UARTTx(wiring.Component):
 
 
 class UARTRx(wiring.Component):
+    """8N1 receiver: frames on ``rx`` become bytes on stream ``o``.
+
+    ``rx`` passes a two-flip-flop synchroniser; a falling edge starts a frame, the start bit is
+    re-checked at its middle (glitches are ignored), data bits are sampled at their middles and
+    the stop bit must be high, else the byte is dropped and ``frame_error`` pulses. A received
+    byte waits on stream ``o``; if it is not taken before the next byte completes, that next
+    byte is dropped and ``overflow`` pulses (nothing is overwritten silently). The bit rate is
+    ``f_clk / divisor``.
+
+    Parameters
+    ----------
+    divisor : int
+        Clock cycles per bit, >= 4 (``ParameterError`` otherwise; ``TypeError`` if not an int).
+
+    Attributes
+    ----------
+    rx : In(1, init=1)
+        Serial line (asynchronous; idle high).
+    o : Out(stream.Signature(8))
+        Received bytes; ``o.valid`` stays high until ``o.ready`` takes the byte.
+    frame_error : Out(1)
+        One-cycle pulse: a frame's stop bit was low; its byte was dropped.
+    overflow : Out(1)
+        One-cycle pulse: a byte completed while the previous one still waited on ``o``; the new
+        byte was dropped.
+    latency : int
+        ``9 * divisor + divisor // 2 + 3`` cycles from the first cycle ``rx`` reads low (the
+        start bit's leading edge) to ``o.valid`` (or the ``frame_error``/``overflow`` pulse):
+        9.5 bit times to the middle of the stop bit, 2 synchroniser cycles and 1 to start.
+
+    Throughput one byte per frame (10 bit times) at the transmitter's bit rate: the receiver
+    re-arms at the middle of the stop bit. Reset drops a frame in progress and an untaken byte.
+    """
+
     def __init__(self, divisor: int) -> None:
-        _check_divisor(divisor)
-        self.divisor = divisor
+        self.divisor = check_int("UART divisor", divisor, 4)
+        self.latency = 9 * self.divisor + self.divisor // 2 + 3
         super().__init__({"rx": In(1, init=1), "o": Out(stream.Signature(8)),
                           "frame_error": Out(1), "overflow": Out(1)})
 
