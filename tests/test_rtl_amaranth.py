@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from amaranth.hdl import Value
+from amaranth.hdl import ShapeCastable
 from amaranth.sim import Simulator
 
 from lmul.formats import BF16, E2M1, E4M3, E5M2, FP16, FloatFormat, FormatError, Specials, get_format
@@ -35,15 +35,23 @@ def vectors(fmt: FloatFormat, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
             np.concatenate([sy[sel], rng.integers(0, 1 << fmt.width, n)]))
 
 
-def simulate(dut, x: np.ndarray, y: np.ndarray, read, latency: int, name: str) -> list:
-    """Drive one pair per cycle; collect the output ``latency`` cycles later."""
+def const(port, bits: int):
+    """``bits`` as a constant of ``port``'s shape: ``layout.from_bits`` for a ``FloatLayout`` view."""
+    shape = port.shape()
+    return shape.from_bits(bits) if isinstance(shape, ShapeCastable) else bits
+
+
+def simulate(dut, x: np.ndarray, y: np.ndarray, read, name: str) -> list:
+    """Drive one pair per cycle; collect each output ``dut.latency`` cycles later (the same
+    cycle for latency 0). The component's ``latency`` attribute sets the expected timing."""
+    latency = dut.latency
     got: list = []
 
     async def tb(ctx) -> None:
         for i in range(len(x) + latency):
             if i < len(x):
-                ctx.set(Value.cast(dut.a), int(x[i]))
-                ctx.set(Value.cast(dut.b), int(y[i]))
+                ctx.set(dut.a, const(dut.a, int(x[i])))
+                ctx.set(dut.b, const(dut.b, int(y[i])))
             if latency == 0:
                 got.append(read(ctx))
             else:
@@ -70,7 +78,8 @@ def simulate(dut, x: np.ndarray, y: np.ndarray, read, latency: int, name: str) -
 def test_lmul_pe(fmt: FloatFormat, latency: int) -> None:
     x, y = vectors(fmt)
     dut = LMulPE(fmt, latency=latency)
-    got = simulate(dut, x, y, lambda ctx: ctx.get(dut.o.as_value()), latency, f"lmul_{fmt.name}_{latency}")
+    assert dut.latency == latency
+    got = simulate(dut, x, y, lambda ctx: ctx.get(dut.o).as_bits(), f"lmul_{fmt.name}_{latency}")
     np.testing.assert_array_equal(np.array(got), lmul(fmt, x, y).astype(np.int64))
 
 
@@ -79,7 +88,8 @@ def test_lmul_pe(fmt: FloatFormat, latency: int) -> None:
 def test_fp_multiplier_rounded(fmt: FloatFormat, latency: int) -> None:
     x, y = vectors(fmt)
     dut = FPMultiplier(fmt, latency=latency)
-    got = simulate(dut, x, y, lambda ctx: ctx.get(dut.o.as_value()), latency, f"mul_{fmt.name}_{latency}")
+    assert dut.latency == latency
+    got = simulate(dut, x, y, lambda ctx: ctx.get(dut.o).as_bits(), f"mul_{fmt.name}_{latency}")
     np.testing.assert_array_equal(np.array(got), fp_multiply(fmt, x, y).astype(np.int64))
 
 
@@ -93,7 +103,7 @@ def test_fp_multiplier_exact(fmt: FloatFormat) -> None:
         v = ctx.get(p.sig) << ctx.get(p.shift)
         return (-v if ctx.get(p.sign) else v), bool(ctx.get(p.nan)), bool(ctx.get(p.inf))
 
-    got = simulate(dut, x, y, read, 1, f"exact_{fmt.name}")
+    got = simulate(dut, x, y, read, f"exact_{fmt.name}")
     gold = fp_product(fmt, x, y)
     assert [g[0] for g in got] == [int(v) for v in gold.value]
     assert [g[1] for g in got] == list(gold.nan)
@@ -107,7 +117,8 @@ def test_int_references(cls: type, gold, latency: int) -> None:
     codes = np.arange(1 << width)
     x, y = (g.ravel() for g in np.meshgrid(codes, codes, indexing="ij"))
     dut = cls(width, latency)
-    got = simulate(dut, x, y, lambda ctx: ctx.get(dut.o), latency, f"{cls.__name__}_{latency}")
+    assert dut.latency == latency
+    got = simulate(dut, x, y, lambda ctx: ctx.get(dut.o), f"{cls.__name__}_{latency}")
     assert got == list(gold(x, y))
 
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 from lmul.formats import NAMED_FORMATS
 from lmul.rtl.multiplier_bench import MultiplierBench
-from lmul.sim.cocotb_runner import CocotbBench
+from lmul.scripts.cocotb_runner import CocotbBench
 
 FORMATS = [n for n in NAMED_FORMATS if n != "fp32"] + ["e4m3:sat", "e5m2:ftz", "e5m2:sat", "e3m4:ftz"]
 LANES = 8
+TESTS = Path(__file__).resolve().parent          # holds the bench package cocotb_benches
+BENCH = "cocotb_benches.tb_multipliers"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def bench() -> CocotbBench:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_multipliers_bit_exact(bench: CocotbBench, fmt: str) -> None:
-    bench.run("lmul.sim.tb_multipliers", results_name=fmt.replace(":", "_"),
+    bench.run(BENCH, results_name=fmt.replace(":", "_"), python_path=[TESTS],
               env={"LMUL_TB_FORMATS": fmt, "LMUL_TB_LANES": str(LANES),
                    "LMUL_TB_RANDOM": os.environ.get("LMUL_TB_RANDOM", "100000")})
 
@@ -48,5 +51,5 @@ def icarus_bench() -> CocotbBench:
 
 @pytest.mark.parametrize("fmt", ICARUS_FORMATS)
 def test_multipliers_bit_exact_icarus(icarus_bench: CocotbBench, fmt: str) -> None:
-    icarus_bench.run("lmul.sim.tb_multipliers", results_name=fmt,
+    icarus_bench.run(BENCH, results_name=fmt, python_path=[TESTS],
                      env={"LMUL_TB_FORMATS": fmt, "LMUL_TB_LANES": str(LANES), "LMUL_TB_RANDOM": "20000"})

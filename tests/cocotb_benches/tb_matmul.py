@@ -1,9 +1,13 @@
 """cocotb testbench: ``MatmulEngine`` vs the golden ``matmul``, bit-exact, with stream stalls.
 
-Configuration (env ``LMUL_TB_CONFIG``, JSON): fmt, kind, out, rows, cols, m_max, k_max, n_max,
-stall (probability that a driver holds valid / ready low in a cycle), seed. Scenarios: random
-shapes (square, tall, wide, K not a multiple of the array, K = 1), special values, all-zero,
-max-magnitude at K = k_max, back-to-back jobs, reset in the middle of a job, refused commands.
+Configuration (env ``LMUL_TB_CONFIG``, JSON): fmt, kind, acc (default ``kulisch``), out, rows,
+cols, m_max, k_max, n_max, seed, stall (with this probability the ``data`` source adds an idle
+cycle before a beat and the ``res`` sink drops ready in a cycle; ``cmd`` is not stalled).
+Scenarios: random shapes (square, tall, wide, K not a multiple of the array, K = 1), special
+values, all-zero, max-magnitude at K = k_max, back-to-back jobs, reset in the middle of a job,
+refused commands. The streams are driven by ``StreamSource``/``StreamSink`` (``.streams``);
+command and result beats are built and read with ``cmd_layout(...).const`` and
+``res_layout(...).from_bits``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from typing import Any
 
 import cocotb
 import numpy as np
@@ -18,9 +23,13 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from lmul.formats import get_format
-from lmul.rtl.matmul_engine import cmd_layout, res_layout
+from lmul.rtl.matmul_engine import Op, cmd_layout, res_layout
 from lmul.sim.systolic_array import matmul
 from lmul.vectors import special_values
+
+from .streams import StreamSink, StreamSource
+
+TIMEOUT_NS = 500_000          # a result beat must come within 50,000 cycles (10 ns clock)
 
 
 class Env:
@@ -28,44 +37,37 @@ class Env:
         cfg = json.loads(os.environ["LMUL_TB_CONFIG"])
         self.dut, self.cfg = dut, cfg
         self.fmt, self.out = get_format(cfg["fmt"]), get_format(cfg["out"])
-        self.kind, self.R, self.C = cfg["kind"], cfg["rows"], cfg["cols"]
+        self.kind, self.acc, self.R, self.C = cfg["kind"], cfg.get("acc", "kulisch"), cfg["rows"], cfg["cols"]
         self.m_max, self.k_max, self.n_max = cfg["m_max"], cfg["k_max"], cfg["n_max"]
         self.stall = cfg.get("stall", 0.3)
-        self.rng = np.random.default_rng(cfg.get("seed", 0))
-        self.prng = random.Random(cfg.get("seed", 0))
+        self.seed = cfg.get("seed", 0)
+        self.rng = np.random.default_rng(self.seed)
         self.cmd_lay = cmd_layout(self.m_max, self.k_max, self.n_max)
         self.res_lay = res_layout(self.out, self.C, self.m_max, self.n_max)
-        self.cycles = 0
+        self.cmd = self.data = self.res = None
 
     async def start(self) -> None:
-        cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())
+        d = self.dut
+        cocotb.start_soon(Clock(d.clk, 10, unit="ns").start())
+        self.cmd = StreamSource(d, "cmd", d.clk)
+        self.data = StreamSource(d, "data", d.clk, rng=random.Random(self.seed), stall=self.stall)
+        self.res = StreamSink(d, "res", d.clk, rng=random.Random(self.seed + 1), stall=self.stall,
+                              decode=self.res_lay.from_bits)
         await self.reset()
 
     async def reset(self) -> None:
         d = self.dut
         d.rst.value = 1
-        d.cmd__valid.value = 0
-        d.data__valid.value = 0
-        d.res__ready.value = 0
+        self.cmd.clear()
+        self.data.clear()
         for _ in range(3):
             await RisingEdge(d.clk)
         await FallingEdge(d.clk)
         d.rst.value = 0
+        self.res.clear()
 
-    def pack_cmd(self, m: int, k: int, n: int) -> int:
-        v = 0
-        for name, val in (("m", m), ("k", k), ("n", n)):
-            f = self.cmd_lay[name]
-            v |= (val & ((1 << f.width) - 1)) << f.offset
-        return v
-
-    def unpack_res(self, raw: int) -> tuple[int, int, list[int], bool]:
-        def field(name: str) -> int:
-            f = self.res_lay[name]
-            return (raw >> f.offset) & ((1 << f.width) - 1)
-        c = field("c")
-        w = self.out.width
-        return field("i"), field("j0"), [(c >> (j * w)) & ((1 << w) - 1) for j in range(self.C)], bool(field("last"))
+    def command(self, m: int, k: int, n: int) -> Any:
+        return self.cmd_lay.const({"m": m, "k": k, "n": n, "op": Op.FULL})
 
     def random_matrix(self, rows: int, cols: int, pool: np.ndarray | None = None) -> np.ndarray:
         if pool is None:
@@ -75,58 +77,35 @@ class Env:
     async def job(self, a: np.ndarray, b: np.ndarray, *, stall: float | None = None,
                   abort_after: int | None = None) -> np.ndarray | None:
         """Run one job; returns C bits (m×n), or None if aborted after ``abort_after`` data beats."""
-        d = self.dut
-        p = self.stall if stall is None else stall
+        self.data.stall = self.res.stall = self.stall if stall is None else stall
         m, k = a.shape
         n = b.shape[1]
-        await FallingEdge(d.clk)
-        d.cmd__payload.value = self.pack_cmd(m, k, n)
-        d.cmd__valid.value = 1
-        while True:
-            await ReadOnly()
-            ok = bool(d.cmd__ready.value)
-            await RisingEdge(d.clk)
-            await FallingEdge(d.clk)
-            if ok:
-                break
-        d.cmd__valid.value = 0
+        await self.cmd.send([self.command(m, k, n)])
         elems = [int(v) for v in np.concatenate([a.ravel(), b.ravel()])]
+        if abort_after is not None:
+            await self.data.send(elems[:abort_after])
+            return None
+        sent = self.data.sent
+        self.data.send_nowait(elems)
         got = np.full((m, n), -1, dtype=np.int64)
         seen = np.zeros((m, n), dtype=bool)
-        idx, done, sent = 0, False, 0
-        while not done:
-            send = idx < len(elems) and self.prng.random() >= p
-            d.data__valid.value = int(send)
-            if send:
-                d.data__payload.value = elems[idx]
-            ready = int(self.prng.random() >= p)
-            d.res__ready.value = ready
-            await ReadOnly()
-            if send and d.data__ready.value:
-                idx += 1
-                sent += 1
-            if ready and d.res__valid.value:
-                i, j0, vals, last = self.unpack_res(int(d.res__payload.value))
-                assert i < m and j0 < n, f"result beat outside the job: i={i} j0={j0}"
-                for c, v in enumerate(vals):
-                    if j0 + c < n:
-                        assert not seen[i, j0 + c], f"duplicate result C[{i},{j0 + c}]"
-                        seen[i, j0 + c] = True
-                        got[i, j0 + c] = v
-                done = last
-            await RisingEdge(d.clk)
-            self.cycles += 1
-            await FallingEdge(d.clk)
-            if abort_after is not None and sent >= abort_after:
-                d.data__valid.value = 0
-                return None
-        d.data__valid.value = 0
-        d.res__ready.value = 0
+        while True:
+            beat = await self.res.recv(timeout_ns=TIMEOUT_NS)
+            i, j0 = beat.i, beat.j0
+            assert i < m and j0 < n, f"result beat outside the job: i={i} j0={j0}"
+            for c in range(self.C):
+                if j0 + c < n:
+                    assert not seen[i, j0 + c], f"duplicate result C[{i},{j0 + c}]"
+                    seen[i, j0 + c] = True
+                    got[i, j0 + c] = beat.c[c].as_bits()
+            if beat.last:
+                break
+        assert self.data.sent - sent == len(elems), "the job ended before all its data was taken"
         assert seen.all(), f"missing results: {np.argwhere(~seen)[:5].tolist()}"
         return got
 
     def check(self, a: np.ndarray, b: np.ndarray, got: np.ndarray, what: str) -> None:
-        gold = matmul(self.fmt, a, b, self.out, self.kind).astype(np.int64)
+        gold = matmul(self.fmt, a, b, self.out, self.kind, self.acc).astype(np.int64)
         bad = np.argwhere(gold != got)
         assert not len(bad), (f"{what}: {len(bad)} mismatches, first C{tuple(bad[0])}: "
                               f"rtl {got[tuple(bad[0])]:#x} gold {gold[tuple(bad[0])]:#x}")
@@ -216,12 +195,7 @@ async def refused_commands(dut) -> None:
                     (1, 1, env.n_max + 1)):
         if any(v >> env.cmd_lay[f].width for f, v in zip("mkn", (m, k, n), strict=True)):
             continue                                   # not representable in the command
-        await FallingEdge(d.clk)
-        d.cmd__payload.value = env.pack_cmd(m, k, n)
-        d.cmd__valid.value = 1
-        await RisingEdge(d.clk)
-        await FallingEdge(d.clk)
-        d.cmd__valid.value = 0
+        await env.cmd.send([env.command(m, k, n)])
         await RisingEdge(d.clk)
         await ReadOnly()
         assert d.error.value == 1, f"command m={m} k={k} n={n} must be refused"

@@ -19,14 +19,18 @@ from cocotb.triggers import Timer
 from lmul.formats import get_format
 from lmul.rtl.fp_multiplier import ExactProductLayout
 from lmul.rtl.multiplier_bench import port_name
-from lmul.sim.bitpack import pack_lanes, unpack_lanes
 from lmul.sim.fp_multiplier import fp_multiply, fp_product
 from lmul.sim.lmul_pe import lmul
 from lmul.vectors import multiplier_vectors
 
+from .bitpack import pack_lanes, unpack_lanes
+
 
 def exact_values(fmt, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decode ExactProductLayout words into (signed fixed-point value, nan, inf)."""
+    """Decode ExactProductLayout words into (signed fixed-point value, nan, inf).
+
+    Vectorised over all lanes and steps, so the fields are cut out with the layout's own field
+    offsets and widths (``lay[name].offset``/``.width``) rather than ``from_bits`` per word."""
     lay = ExactProductLayout(fmt)
     fields = {}
     for name in ("sig", "shift", "sign", "nan", "inf"):
