@@ -1,4 +1,5 @@
-"""A ``MatmulBoard`` in the Amaranth simulator behind a simulated serial line (a host transport).
+"""A ``MatmulBoard`` (the board gateware) in the Amaranth simulator behind a simulated serial line,
+as a host transport.
 
 ``SimulatedBoard(cfg, divisor=4, timeout_cycles=...)`` offers the transport interface of
 ``lmul.boards.host`` (``write``, ``read``, ``byte_time``): written bytes are sent bit by bit (8N1,
@@ -14,8 +15,8 @@ from collections import deque
 
 from amaranth.sim import Simulator
 
-from lmul.rtl.matmul_board import MatmulBoard
-from lmul.sim.host_link import LinkConfig
+from lmul.boards.matmul_board import MatmulBoard
+from lmul.boards.protocol import LinkConfig
 
 __all__ = ["SimulatedBoard"]
 

@@ -2,7 +2,8 @@
 
 Transports have ``write(bytes)``, ``read(timeout) -> bytes`` (whatever arrived, waiting up to
 ``timeout`` seconds for the first byte) and ``byte_time`` (seconds per byte). ``SerialTransport``
-wraps pyserial for a real board; ``lmul.sim.board_sim.SimulatedBoard`` is the simulated one.
+wraps pyserial for a real board; ``lmul.boards.board_sim.SimulatedBoard`` is the simulated one and
+``lmul.boards.device_model.ModelTransport`` the golden device model.
 
 Reliability: every request carries a sequence number (1..255); a reply is accepted only with the
 matching number, stale or corrupted frames are dropped, and a request is resent after an error
@@ -19,8 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from lmul.formats import FloatFormat, FormatError, twin_dtype
-from lmul.sim.host_link import (
+from lmul.boards.protocol import (
     ERROR,
     OK,
     Cmd,
@@ -34,6 +34,7 @@ from lmul.sim.host_link import (
     pack_elements,
     unpack_elements,
 )
+from lmul.formats import FloatFormat, FormatError, twin_dtype
 from lmul.sim.systolic_array import matmul as golden_matmul
 
 __all__ = ["LMulDevice", "SerialTransport", "Transport", "as_bits"]
@@ -233,7 +234,7 @@ class LMulDevice:
                 if c.shape != (at.shape[0], bt.shape[1]):
                     raise LinkError(f"board returned a {c.shape} tile, expected {(at.shape[0], bt.shape[1])}")
                 if check:
-                    ref = golden_matmul(cfg.fmt, at, bt, cfg.out_fmt, cfg.kind).astype(np.int64)
+                    ref = golden_matmul(cfg.fmt, at, bt, cfg.out_fmt, cfg.kind, cfg.acc).astype(np.int64)
                     bad = np.argwhere(c != ref)
                     if len(bad):
                         r, s = bad[0]

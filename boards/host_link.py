@@ -1,17 +1,17 @@
-"""Host-link protocol engine (twin of ``lmul.sim.host_link.HostLinkModel``).
+"""Host-link protocol engine: gateware (golden twin: ``lmul.boards.device_model.HostLinkModel``).
 
-``HostLink(cfg, timeout_cycles)`` sits between a UART (byte streams ``rx``/``tx``) and a
-``MatmulEngine`` (streams ``cmd``/``data``/``res``, connected with ``wiring.connect``). It
-implements the frame protocol documented in ``lmul.sim.host_link``, reply for reply and byte
-for byte as the golden model: CRC-16 checks of header and payload, garbage, timeout and
-header-rejection reporting after ``timeout_cycles`` idle cycles, command validation in the model's order
-(length, weights, dimensions, exact length, element encodings), then execution.
+``HostLink`` implements the frame protocol of ``lmul.boards.protocol`` between a UART and a
+``MatmulEngine``, reply for reply and byte for byte as the golden model: CRC-16 checks of header
+and payload, garbage, timeout and header-rejection reporting after ``timeout_cycles`` idle
+cycles, command validation in the model's order (length, weights, dimensions, exact length,
+element encodings), then execution.
 
 Store and forward: a request payload is written to a frame buffer and only reaches the engine
 after its CRC checked and it validated, so a rejected frame changes nothing. Results are kept
 in a result memory (``m_max`` rows × ``ceil(n_max/cols)`` words of ``cols`` elements) and can be
 read again. Half duplex: while a request executes or a reply is sent, ``rx`` is not read (the
-UART drops bytes that arrive meanwhile; a host waits for the reply before sending more).
+UART drops bytes that arrive meanwhile; a host waits for the reply before sending more), so one
+CRC processor (``amaranth.lib.crc``, built from ``protocol.CRC``) serves both directions.
 """
 
 from __future__ import annotations
@@ -21,42 +21,52 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lmul.formats import FormatError
+from lmul.boards.protocol import CRC, ERROR, HEADER_BYTES, OK, SYNC, Cmd, Err, LinkConfig
+from lmul.errors import check_int
 from lmul.rtl.float_layout import FloatLayout
 from lmul.rtl.matmul_engine import Op, cmd_layout, res_layout
-from lmul.sim.host_link import CRC_POLY, ERROR, HEADER_BYTES, OK, SYNC, Cmd, Err, LinkConfig
 
-__all__ = ["HostLink", "crc16_step"]
-
-
-def _crc16_matrix() -> list[tuple[list[int], list[int]]]:
-    """For each next-state bit, the crc bits and data bits it is the XOR of (GF(2) symbolic run)."""
-    crc = [({i}, set()) for i in range(16)]               # bit i = XOR of crc bits, data bits
-    for i in range(8):
-        top_c, top_d = crc[15]
-        fb = (top_c, top_d ^ {7 - i})
-        shifted = [(set(), set()), *crc[:15]]
-        crc = [(c ^ fb[0], d ^ fb[1]) if (CRC_POLY >> j) & 1 else (c, d) for j, (c, d) in enumerate(shifted)]
-    return [(sorted(c), sorted(d)) for c, d in crc]
-
-
-_CRC16_MATRIX = _crc16_matrix()
-
-
-def crc16_step(crc: Value, byte: Value) -> Value:
-    """One byte of CRC-16/CCITT-FALSE (MSB first), combinational: each bit one XOR tree."""
-    bits = []
-    for cs, ds in _CRC16_MATRIX:
-        terms = [crc[i] for i in cs] + [byte[i] for i in ds]
-        bits.append(Cat(*terms).xor() if terms else Const(0, 1))
-    return Cat(*bits)
+__all__ = ["HostLink"]
 
 
 class HostLink(wiring.Component):
+    """The device side of the host link: frames in from a UART, jobs out to a ``MatmulEngine``,
+    replies back.
+
+    Parameters
+    ----------
+    cfg : LinkConfig
+        Element and result formats, array size and the ``m_max``/``k_max``/``n_max`` limits;
+        they size the frame buffer, the result memory and the engine streams, and are the
+        constant part of the STATUS reply.
+    timeout_cycles : int
+        Idle cycles after which a frame that stopped arriving, a rejected header or garbage is
+        reported (>= 1; a few byte times, so a host's pause inside a frame is not mistaken for
+        its end).
+
+    Attributes
+    ----------
+    rx : In(stream.Signature(8))
+        Bytes from the host (a UART receiver); ``ready`` is low while a request executes or a
+        reply is sent, so bytes arriving then are dropped by the UART.
+    tx : Out(stream.Signature(8))
+        Reply bytes to the host (a UART transmitter).
+    cmd : Out(stream.Signature(cmd_layout(m_max, k_max, n_max)))
+        One ``WEIGHTS`` or ``RUN`` job per validated ``LOAD_WEIGHTS`` / ``RUN`` request.
+    data : Out(stream.Signature(FloatLayout(cfg.fmt)))
+        The job's elements, row-major, one per beat.
+    res : In(stream.Signature(res_layout(out_fmt, cols, m_max, n_max)))
+        The engine's result rows, stored for ``READ_RESULTS`` (always ready).
+
+    Latency and throughput: not meaningful as fixed figures for a request/reply protocol whose
+    pace the UART sets. For scale: the link takes a received byte per cycle and sends a reply byte
+    every two cycles (far below a UART byte time); after a request's last byte it needs a few
+    cycles plus one or two shift-and-add multiplications (a cycle per bit of a dimension) to
+    validate it, then feeds the engine one element per ``2 * elem_bytes + 1`` cycles.
+    """
+
     def __init__(self, cfg: LinkConfig, timeout_cycles: int) -> None:
-        if not isinstance(timeout_cycles, int) or timeout_cycles < 1:
-            raise FormatError(f"timeout_cycles must be a positive int, got {timeout_cycles!r}")
-        self.cfg, self.timeout_cycles = cfg, timeout_cycles
+        self.cfg, self.timeout_cycles = cfg, check_int("timeout_cycles", timeout_cycles, 1)
         super().__init__({
             "rx": In(stream.Signature(8)), "tx": Out(stream.Signature(8)),
             "cmd": Out(stream.Signature(cmd_layout(cfg.m_max, cfg.k_max, cfg.n_max))),
@@ -78,7 +88,9 @@ class HostLink(wiring.Component):
         length = Signal(16)
         hidx = Signal(range(HEADER_BYTES))
         pcount = Signal(range(cfg.max_payload + 3))
-        crc = Signal(16, init=0xFFFF)
+        # one CRC processor for both directions (half duplex): the crc register is updated on the
+        # cycle after ``valid``; ``match_detected``: data followed by its CRC so far
+        m.submodules.crc = crc = CRC.create()
         f = Array([Signal(8, name=f"f{i}") for i in range(4)])
         garbage, bad_elem = Signal(), Signal()
         pend = Signal(8)        # the error code of a rejected header, sent when the line is idle
@@ -116,7 +128,7 @@ class HostLink(wiring.Component):
         r_len = Signal(range(max(cfg.max_result, n_status) + 1))
         r_src = Signal(2)    # 0 none, 1 error, 2 status, 3 results
         tidx = Signal(range(HEADER_BYTES + max(cfg.max_result, n_status) + 3))
-        tcrc = Signal(16, init=0xFFFF)
+        tcrc = crc.crc
 
         # ---- result memory ---------------------------------------------------------------------
         nb = -(-cfg.n_max // C)
@@ -188,7 +200,7 @@ class HostLink(wiring.Component):
             ok = src != 1
             m.d.sync += [r_src.eq(src), r_len.eq(length_), r_code.eq(code), r_ecmd.eq(cmd),
                          r_cmd.eq(cmd | OK if ok else ERROR), r_seq.eq(seq if seq_ is None else seq_),
-                         tidx.eq(0), tcrc.eq(0xFFFF), ri.eq(0), rjb.eq(0), rj.eq(0), rc.eq(0), rb.eq(0)]
+                         tidx.eq(0), ri.eq(0), rjb.eq(0), rj.eq(0), rc.eq(0), rb.eq(0)]
             counter = frames_ok if ok else frames_bad
             m.d.sync += counter.eq(counter + 1)
             m.next = "TX_PREP"
@@ -220,7 +232,8 @@ class HostLink(wiring.Component):
                 with m.If(rx_fire):
                     m.d.sync += timer.eq(0)
                     with m.If(byte == SYNC):
-                        m.d.sync += [garbage.eq(0), cmd.eq(0), seq.eq(0), hidx.eq(0), crc.eq(0xFFFF)]
+                        m.d.comb += crc.start.eq(1)
+                        m.d.sync += [garbage.eq(0), cmd.eq(0), seq.eq(0), hidx.eq(0)]
                         m.next = "HEADER"
                     with m.Else():
                         m.d.sync += garbage.eq(1)
@@ -230,10 +243,9 @@ class HostLink(wiring.Component):
                         m.d.sync += [garbage.eq(0), timer.eq(0), cmd.eq(0)]
                         error(Err.GARBAGE, seq_=0)
             with m.State("HEADER"):
-                m.d.comb += self.rx.ready.eq(1)
-                nxt = crc16_step(crc, byte)
+                m.d.comb += [self.rx.ready.eq(1), crc.data.eq(byte), crc.valid.eq(rx_fire)]
                 with m.If(rx_fire):
-                    m.d.sync += [timer.eq(0), crc.eq(nxt), hidx.eq(hidx + 1)]
+                    m.d.sync += [timer.eq(0), hidx.eq(hidx + 1)]
                     with m.Switch(hidx):
                         with m.Case(0):
                             m.d.sync += cmd.eq(byte)
@@ -244,19 +256,22 @@ class HostLink(wiring.Component):
                         with m.Case(3):
                             m.d.sync += length[8:].eq(byte)
                     with m.If(hidx == HEADER_BYTES - 2):
-                        with m.If(nxt != 0):
-                            m.d.sync += pend.eq(Err.HEADER_CRC)
-                            m.next = "DISCARD"
-                        with m.Elif(length > cfg.max_payload):
-                            m.d.sync += pend.eq(Err.LENGTH)
-                            m.next = "DISCARD"
-                        with m.Else():
-                            m.d.sync += [pcount.eq(0), crc.eq(0xFFFF), bad_elem.eq(0)]
-                            m.next = "PAYLOAD"
+                        m.next = "HCHECK"
                 with m.Else():
                     m.d.sync += timer.eq(timer + 1)
                     with m.If(timer == self.timeout_cycles - 1):
                         error(Err.TIMEOUT)
+            with m.State("HCHECK"):         # the CRC register holds the whole header now
+                with m.If(~crc.match_detected):
+                    m.d.sync += pend.eq(Err.HEADER_CRC)
+                    m.next = "DISCARD"
+                with m.Elif(length > cfg.max_payload):
+                    m.d.sync += pend.eq(Err.LENGTH)
+                    m.next = "DISCARD"
+                with m.Else():
+                    m.d.comb += crc.start.eq(1)
+                    m.d.sync += [pcount.eq(0), bad_elem.eq(0)]
+                    m.next = "PAYLOAD"
             with m.State("DISCARD"):        # a rejected header: drop bytes until the line is idle
                 m.d.comb += self.rx.ready.eq(1)
                 with m.If(rx_fire):
@@ -266,26 +281,24 @@ class HostLink(wiring.Component):
                     with m.If(timer == self.timeout_cycles - 1):
                         reply(1, 2, pend)
             with m.State("PAYLOAD"):
-                m.d.comb += self.rx.ready.eq(1)
-                nxt = crc16_step(crc, byte)
+                m.d.comb += [self.rx.ready.eq(1), crc.data.eq(byte), crc.valid.eq(rx_fire)]
                 with m.If(rx_fire):
-                    m.d.sync += [timer.eq(0), crc.eq(nxt), pcount.eq(pcount + 1)]
+                    m.d.sync += [timer.eq(0), pcount.eq(pcount + 1)]
                     m.d.comb += bw.en.eq(pcount < length)
                     with m.If(pcount < 4):
                         m.d.sync += f[pcount[:2]].eq(byte)
                     with m.If(is_elem_top & high_bad):
                         m.d.sync += bad_elem.eq(1)
                     with m.If(pcount == length + 1):
-                        with m.If(nxt != 0):
-                            error(Err.PAYLOAD_CRC)
-                        with m.Else():
-                            m.next = "EXEC"
+                        m.next = "EXEC"
                 with m.Else():
                     m.d.sync += timer.eq(timer + 1)
                     with m.If(timer == self.timeout_cycles - 1):
                         error(Err.TIMEOUT)
             with m.State("EXEC"):
-                with m.Switch(cmd):
+                with m.If(~crc.match_detected):         # payload + its CRC, checked
+                    error(Err.PAYLOAD_CRC)
+                with m.Else(), m.Switch(cmd):
                     with m.Case(Cmd.STATUS):
                         with m.If(length != 0):
                             error(Err.LENGTH)
@@ -368,13 +381,14 @@ class HostLink(wiring.Component):
             with m.State("TX_PREP"):        # one cycle for the result memory read
                 m.next = "TX_SEND"
             with m.State("TX_SEND"):
-                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(tx_byte)]
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(tx_byte), crc.data.eq(tx_byte)]
                 with m.If(self.tx.ready):
                     m.d.sync += tidx.eq(tidx + 1)
-                    with m.If(((tidx >= 1) & (tidx <= 4)) | ((tidx >= HEADER_BYTES) & (tidx < last_idx - 1))):
-                        m.d.sync += tcrc.eq(crc16_step(tcrc, tx_byte))
-                    with m.If(tidx == HEADER_BYTES - 1):
-                        m.d.sync += tcrc.eq(0xFFFF)
+                    # the header CRC covers bytes 1..4, the payload CRC the payload; the CRC restarts
+                    # after the sync byte and after the header CRC
+                    m.d.comb += [
+                        crc.valid.eq(((tidx >= 1) & (tidx <= 4)) | ((tidx >= HEADER_BYTES) & (tidx < last_idx - 1))),
+                        crc.start.eq((tidx == 0) | (tidx == HEADER_BYTES - 1))]
                     with m.If((r_src == 3) & (tidx >= HEADER_BYTES + 4) & (tidx < last_idx - 1)):
                         m.d.sync += rb.eq(rb + 1)
                         with m.If(rb == ob - 1):

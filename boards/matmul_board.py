@@ -1,9 +1,9 @@
-"""The board design: UART <-> ``HostLink`` <-> ``MatmulEngine`` (twin: ``lmul.sim.host_link.HostLinkModel``).
+"""The board design: UART <-> ``HostLink`` <-> ``MatmulEngine`` (twin: ``lmul.boards.device_model.HostLinkModel``).
 
 ``MatmulBoard(cfg, divisor, timeout_cycles)`` has two pins: ``rx`` (from the host, idle high)
 and ``tx`` (to the host). 8N1 at ``f_clk / divisor`` baud; the protocol is the one of
-``lmul.sim.host_link``. Everything runs in the ``sync`` domain; a synchronous reset clears the
-link and the engine (loaded weights and results are forgotten).
+``lmul.boards.protocol``. Everything runs in the ``sync`` domain; a synchronous reset clears the
+link and the engine (loaded weights and results are forgotten). Gateware: imports no golden model.
 """
 
 from __future__ import annotations
@@ -12,21 +12,44 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lmul.rtl.host_link import HostLink
+from lmul.boards.host_link import HostLink
+from lmul.boards.protocol import LinkConfig
 from lmul.rtl.matmul_engine import MatmulEngine
 from lmul.rtl.uart import UARTRx, UARTTx
-from lmul.sim.host_link import LinkConfig
 
 __all__ = ["MatmulBoard"]
 
 
 class MatmulBoard(wiring.Component):
+    """UART, ``HostLink`` and ``MatmulEngine`` behind two pins (module docstring).
+
+    Parameters
+    ----------
+    cfg : LinkConfig
+        Format, product kind, accumulator (``MatmulEngine(..., acc=cfg.acc)``), array size,
+        output format and the ``m_max``/``k_max``/``n_max`` limits.
+    divisor : int
+        Clock cycles per UART bit (>= 4).
+    timeout_cycles : int
+        The link's line-idle timeout (``HostLink``).
+
+    Attributes
+    ----------
+    rx : In(1), init 1
+        Serial data from the host; synchronised inside the UART receiver.
+    tx : Out(1), init 1
+        Serial data to the host.
+
+    Latency and throughput: those of the protocol over the UART (request/reply, bounded by the
+    byte time), not fixed cycle counts; see ``HostLink`` and ``MatmulEngine``.
+    """
+
     def __init__(self, cfg: LinkConfig, divisor: int, timeout_cycles: int) -> None:
         self.cfg = cfg
         self.uart_rx, self.uart_tx = UARTRx(divisor), UARTTx(divisor)
         self.link = HostLink(cfg, timeout_cycles)
         self.engine = MatmulEngine(cfg.fmt, cfg.kind, cfg.rows, cfg.cols, cfg.out_fmt, cfg.m_max, cfg.k_max,
-                                   cfg.n_max)
+                                   cfg.n_max, acc=cfg.acc)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
     def elaborate(self, platform: object) -> Module:

@@ -23,12 +23,12 @@ from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Module, ResetS
 from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 
+from lmul.boards.matmul_board import MatmulBoard
+from lmul.boards.protocol import LinkConfig
 from lmul.formats import FormatError, get_format
-from lmul.rtl.matmul_board import MatmulBoard
 from lmul.scripts.synth import _tool
-from lmul.sim.host_link import LinkConfig
 
-__all__ = ["BOARDS", "Board", "BoardTop", "build", "program"]
+__all__ = ["BOARDS", "Board", "BoardTop", "build", "configure", "program"]
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,10 @@ class Board:
 
 BOARDS = {
     "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 12e6,
-                        LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=16, k_max=64, n_max=16),
+                        LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=16, k_max=64, n_max=16, acc="kulisch"),
                         ofl_board="ice40_generic", bitstream="bin", clk_div=2),
     "ulx3s": Board("ulx3s", "ulx3s:ULX3S_85F_Platform", "ecp5", 25e6,
-                   LinkConfig(get_format("e4m3"), "lmul", 14, 14, m_max=64, k_max=256, n_max=64),
+                   LinkConfig(get_format("e4m3"), "lmul", 14, 14, m_max=64, k_max=256, n_max=64, acc="kulisch"),
                    ofl_board="ulx3s", bitstream="bit"),
 }
 
@@ -98,11 +98,13 @@ class BoardTop(wiring.Component):
 
 
 def configure(board: Board, *, fmt: str | None = None, kind: str | None = None, size: tuple[int, int] | None = None,
-              m_max: int | None = None, k_max: int | None = None, n_max: int | None = None) -> Board:
-    """``board`` with its configuration overridden (validated)."""
+              m_max: int | None = None, k_max: int | None = None, n_max: int | None = None,
+              acc: str | None = None) -> Board:
+    """``board`` with its configuration overridden (validated; ``None`` keeps the board's value)."""
     c = board.cfg
     cfg = LinkConfig(get_format(fmt) if fmt else c.fmt, kind or c.kind, size[0] if size else c.rows,
-                     size[1] if size else c.cols, m_max or c.m_max, k_max or c.k_max, n_max or c.n_max, c.out_fmt)
+                     size[1] if size else c.cols, m_max or c.m_max, k_max or c.k_max, n_max or c.n_max, c.out_fmt,
+                     acc or c.acc)
     return replace(board, cfg=cfg)
 
 
@@ -161,7 +163,8 @@ def build(board: Board, out: Path, *, seed: int = 1) -> dict:
             # every constrained clock (the board clock and, if divided, the core clock) at its own target
             "timing_met": bool(clocks) and all(v["achieved"] >= v["constraint"] for v in clocks.values()),
             "target_mhz": board.core_hz / 1e6, "utilization": util,
-            "config": {"fmt": board.cfg.fmt.name, "kind": board.cfg.kind, "size": f"{board.cfg.rows}x{board.cfg.cols}",
+            "config": {"fmt": board.cfg.fmt.name, "kind": board.cfg.kind, "acc": board.cfg.acc,
+                       "size": f"{board.cfg.rows}x{board.cfg.cols}",
                        "m_max": board.cfg.m_max, "k_max": board.cfg.k_max, "n_max": board.cfg.n_max,
                        "baud": board.baud}}
 

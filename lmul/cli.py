@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from lmul import __version__
+from lmul.boards.cli import add_commands as add_board_commands
+from lmul.boards.protocol import LinkError
 from lmul.formats import NAMED_FORMATS, FormatError
-from lmul.sim.host_link import LinkError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,84 +119,6 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 1 if any("error" in r for r in res.values()) else 0
 
 
-def _board(args: argparse.Namespace) -> object:
-    from lmul.boards.targets import BOARDS, configure
-    return configure(BOARDS[args.board], fmt=args.format, kind=args.kind, size=args.size, m_max=args.m_max,
-                     k_max=args.k_max, n_max=args.n_max)
-
-
-def cmd_build(args: argparse.Namespace) -> int:
-    """Bitstream for a board; prints utilisation and Fmax against the core clock."""
-    import json
-
-    from lmul.boards.targets import build, program
-    board = _board(args)
-    out = Path(args.out or f"build/boards/{board.name}")
-    print(f"building {board.name}: {board.cfg.fmt.name} {board.cfg.kind} {board.cfg.rows}x{board.cfg.cols} array, "
-          f"m/k/n max {board.cfg.m_max}/{board.cfg.k_max}/{board.cfg.n_max}, core clock {board.core_hz / 1e6:g} MHz, "
-          f"{board.baud} baud -> {out}", file=sys.stderr, flush=True)
-    res = build(board, out, seed=args.seed)
-    (out / "build.json").write_text(json.dumps(res, indent=1))
-    for k, v in res["utilization"].items():
-        print(f"  {k:16} {v['used']:6} / {v['available']:6}  ({100 * v['used'] / v['available']:.0f} %)")
-    met = res["timing_met"]
-    for clk, f in res["fmax_mhz"].items():
-        print(f"  Fmax {clk}: {f} MHz (needs {res['constraint_mhz'][clk]:g})")
-    print(f"timing {'met' if met else 'NOT met'} (core clock {res['target_mhz']:g} MHz); bitstream {res['bitstream']}")
-    if args.program:
-        if not met:
-            print("error: not programming a bitstream that fails timing", file=sys.stderr)
-            return 1
-        program(board, res["bitstream"])
-        print(f"programmed the {board.name} with {res['bitstream']}")
-    return 0 if met else 1
-
-
-def cmd_board(args: argparse.Namespace) -> int:
-    """Run a random matmul on a board (serial port), its RTL in simulation, or the golden model."""
-    import numpy as np
-
-    from lmul.boards.host import LMulDevice, SerialTransport
-    from lmul.formats import decode, encode
-    board = _board(args)
-    if args.baud and not args.port:
-        raise FormatError("--baud applies to a serial port (--port) only")
-    if args.port:
-        transport = SerialTransport(args.port, args.baud or board.baud)
-    elif args.sim:
-        from lmul.sim.board_sim import SimulatedBoard
-        transport = SimulatedBoard(board.cfg)
-    else:
-        from lmul.sim.host_link import ModelTransport
-        transport = ModelTransport(board.cfg)
-    dev = LMulDevice(transport)
-    st = dev.status()
-    cfg = st.config
-    # a real board answers with the configuration it was built for: options given here must agree
-    c0 = board.cfg
-    asked = [("format", args.format, c0.fmt.same_as(cfg.fmt)), ("kind", args.kind, c0.kind == cfg.kind),
-             ("size", args.size, (c0.rows, c0.cols) == (cfg.rows, cfg.cols)),
-             *((f"{d}-max", getattr(args, f"{d}_max"), getattr(c0, f"{d}_max") == getattr(cfg, f"{d}_max"))
-               for d in "mkn")]
-    differ = [name for name, given, same in asked if given is not None and not same]
-    if differ:
-        raise FormatError(f"the device was built for {cfg.summary()}; it does not match --{', --'.join(differ)}")
-    print(f"device: {cfg.summary()}, out {cfg.out_fmt.name}; frames ok {st.frames_ok}, rejected {st.frames_bad}")
-    rng = np.random.default_rng(args.seed)
-    scale = 2.0 ** np.floor(np.log2(cfg.fmt.max_value / 8))
-    a_f = rng.standard_normal((args.m, args.k)) * min(1.0, scale)
-    b_f = rng.standard_normal((args.k, args.n)) * min(1.0, scale)
-    a, b = encode(cfg.fmt, a_f), encode(cfg.fmt, b_f)
-    c = dev.matmul(a, b, check=True)
-    ref = decode(cfg.fmt, a).astype(np.float64) @ decode(cfg.fmt, b).astype(np.float64)
-    got = decode(cfg.out_fmt, c).astype(np.float64)
-    rel = np.linalg.norm(got - ref) / max(np.linalg.norm(ref), 1e-300)
-    print(f"C = A @ B ({args.m}x{args.k} @ {args.k}x{args.n}): bit-exact with the golden model; "
-          f"relative error vs float64 on the same inputs {100 * rel:.2f} %; "
-          f"{dev.stats.requests} requests, {dev.stats.retries} resent")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="lmul", description="L-Mul in hardware: golden models, RTL, reports.")
     p.add_argument("--version", action="version", version=f"lmul {__version__}")
@@ -245,31 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_paper)
 
-    def board_options(s: argparse.ArgumentParser) -> None:
-        s.add_argument("--board", choices=["icebreaker", "ulx3s"], default="icebreaker", help="target board")
-        s.add_argument("--format", help="element format (default: the board's, e4m3)")
-        s.add_argument("--kind", choices=["lmul", "exact"], help="multiplier (default lmul)")
-        s.add_argument("--size", type=_size, help="array RxC (default: the board's)")
-        for d in "mkn":
-            s.add_argument(f"--{d}-max", type=_positive_int, help=f"largest {d.upper()} per request")
-
-    s = sub.add_parser("build", help="bitstream for an FPGA board (YoWASP tools); prints utilisation and Fmax")
-    board_options(s)
-    s.add_argument("--out", help="build folder (default build/boards/BOARD)")
-    s.add_argument("--seed", type=int, default=1, help="nextpnr seed")
-    s.add_argument("--program", action="store_true", help="load the bitstream with openFPGALoader")
-    s.set_defaults(func=cmd_build)
-
-    s = sub.add_parser("board", help="run a checked random matmul on a board, its simulation, or the golden model")
-    board_options(s)
-    where = s.add_mutually_exclusive_group()
-    where.add_argument("--port", help="serial port of a programmed board (e.g. /dev/ttyUSB1)")
-    where.add_argument("--sim", action="store_true", help="the board RTL in the Amaranth simulator (slow)")
-    s.add_argument("--baud", type=_positive_int, help="serial rate (default: the board's, 115200)")
-    for d, v in zip("mkn", (8, 16, 8), strict=True):
-        s.add_argument(f"--{d}", type=_positive_int, default=v, help=f"{d.upper()} (default {v})")
-    s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(func=cmd_board)
+    # the board commands live beside the board gateware and host driver (lmul.boards.cli)
+    add_board_commands(sub, size=_size, positive_int=_positive_int)
 
     from lmul.scripts.synth import TARGETS
     s = sub.add_parser("synth", help="synthesise one design point (cached)")

@@ -1,5 +1,5 @@
 """Multi-lane test/throughput wrapper around the multipliers (used by the cocotb benches,
-``sim/tb_multipliers.py``; golden twins: those of ``LMulPE`` and ``FPMultiplier``)."""
+``tests/cocotb_benches/tb_multipliers.py``; golden twins: those of ``LMulPE`` and ``FPMultiplier``)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from test_host_link import flipped_acc  # noqa: F401 (fixture: a toy accumulator in the registry)
 
+from lmul.arith import AccKind
+from lmul.boards.cli import BOARD_NAMES
 from lmul.boards.targets import BOARDS, BoardTop, configure, program
 from lmul.cli import main
 from lmul.formats import FormatError
@@ -21,6 +24,16 @@ def test_board_configs_are_consistent() -> None:
         configure(BOARDS["icebreaker"], size=(0, 2))
     with pytest.raises(FormatError):
         BoardTop(BOARDS["icebreaker"].__class__(**{**BOARDS["icebreaker"].__dict__, "clk_div": 3}))
+
+
+def test_configure_takes_acc_and_the_cli_knows_every_board() -> None:
+    assert BOARD_NAMES == list(BOARDS)
+    ice = BOARDS["icebreaker"]
+    assert ice.cfg.acc == "kulisch" and configure(ice).cfg == ice.cfg
+    assert configure(ice, acc="KULISCH").cfg.acc == "kulisch"              # canonical name
+    assert configure(ice, kind="exact").cfg.acc == "kulisch"               # other overrides keep it
+    with pytest.raises(FormatError, match="acc must be one of kulisch; got 'wallace'"):
+        configure(ice, acc="wallace")
 
 
 def _fake_loader(tmp_path: Path, rc: int = 0) -> tuple[Path, Path]:
@@ -44,6 +57,7 @@ def test_lmul_build_small_icebreaker_bitstream_and_program(tmp_path: Path, capsy
     assert res["utilization"]["ICESTORM_LC"]["used"] > 500
     assert "ICESTORM_LC" in text and "Fmax" in text
     assert res["target_mhz"] == 6.0
+    assert res["config"]["acc"] == "kulisch" and res["config"]["kind"] == "lmul"
     # two constrained clocks: the 12 MHz board clock and the divided 6 MHz core clock, each at its own target
     assert sorted(res["constraint_mhz"].values()) == [6.0, 12.0]
     met = all(res["fmax_mhz"][k] >= res["constraint_mhz"][k] for k in res["fmax_mhz"])
@@ -98,9 +112,26 @@ def test_lmul_board_over_a_port_checks_the_device_configuration(capsys: pytest.C
     assert rc == 2 and err.count("\n") == 1 and "does not match --format, --size" in err and "2x2" in err
 
 
+def test_lmul_board_over_a_port_checks_the_accumulator(flipped_acc: AccKind,  # noqa: F811
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``--acc`` is checked against the device's STATUS like ``--kind``: a device built with another
+    accumulator is refused; asking for the one it has (or not asking) runs."""
+    from test_host_link import _ModelOverTCP
+
+    cfg = BOARDS["icebreaker"].cfg.__class__(**{**BOARDS["icebreaker"].cfg.__dict__, "acc": "flipped"})
+    rc = main(["board", "--port", _ModelOverTCP(cfg).url, "--acc", "kulisch"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "does not match --acc" in err and "flipped" in err
+    for extra in ([], ["--acc", "flipped"]):
+        assert main(["board", "--port", _ModelOverTCP(cfg).url, "--m", "2", "--k", "3", "--n", "2", *extra]) == 0
+        out = capsys.readouterr().out
+        assert "e4m3 lmul flipped 2x2" in out and "bit-exact with the golden model" in out
+
+
 @pytest.mark.parametrize("argv", [
     ["board", "--board", "nexys"], ["board", "--k", "65"], ["build", "--size", "0x2"],
     ["board", "--format", "fp32"], ["board", "--port", "/dev/x", "--sim"], ["board", "--sim", "--baud", "9600"],
+    ["board", "--acc", "wallace"], ["build", "--acc", "kulisch:3"], ["board", "--port", "/dev/x", "--acc", "w"],
 ])
 def test_board_cli_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     try:

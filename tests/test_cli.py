@@ -149,3 +149,32 @@ def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...], tmp_path: Pat
     assert r.stderr.endswith("\n") and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith("lmul") and "error" in r.stderr
     assert not (tmp_path / "never-written").exists()
+
+
+# ---- board commands (lmul.boards.cli, registered by lmul.cli) -----------------------------------
+
+
+def test_board_commands_are_registered_with_acc() -> None:
+    r = run("--help")
+    for cmd in ("build", "board"):
+        assert re.search(rf"^\s+{cmd}\s", r.stdout, re.M), cmd
+        h = run(cmd, "--help")
+        assert h.returncode == 0 and h.stdout.startswith(f"usage: lmul {cmd}")
+        for opt in ("--board", "--format", "--kind", "--acc", "--size", "--k-max"):
+            assert opt in h.stdout, (cmd, opt)
+
+
+@pytest.mark.parametrize("cmd", ["board", "build"])
+def test_bad_acc_is_one_error_line_naming_the_choices(cmd: str, tmp_path: Path) -> None:
+    r = run(cmd, "--acc", "wallace", "--out" if cmd == "build" else "--seed", "never-written" if cmd == "build"
+            else "1", cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("lmul: error: acc must be one of kulisch") and r.stderr.count("\n") == 1
+    assert "'wallace'" in r.stderr
+    assert not (tmp_path / "never-written").exists()
+
+
+def test_board_with_acc_against_the_golden_model() -> None:
+    r = run("board", "--acc", "kulisch", "--kind", "exact", "--m", "3", "--k", "4", "--n", "2")
+    assert r.returncode == 0, r.stderr
+    assert "device: e4m3 exact kulisch 2x2" in r.stdout and "bit-exact with the golden model" in r.stdout

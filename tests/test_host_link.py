@@ -5,30 +5,39 @@ from __future__ import annotations
 
 import random
 import struct
+import subprocess
+import sys
 
 import ml_dtypes
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
+from amaranth.lib.crc import catalog
 
+from lmul.arith import ACCUMULATORS, AccKind, Accumulator, kulisch_bits, product_kind
+from lmul.boards.device_model import HostLinkModel, ModelTransport
 from lmul.boards.host import LMulDevice, as_bits
-from lmul.formats import FormatError, encode, get_format
-from lmul.sim.host_link import (
+from lmul.boards.protocol import (
+    CRC,
+    CRC_RESIDUE,
     ERROR,
+    MAGIC,
     OK,
+    PROTOCOL_VERSION,
     SYNC,
     Cmd,
     Err,
     FrameDecoder,
-    HostLinkModel,
     LinkConfig,
     LinkError,
-    ModelTransport,
     Status,
     crc16,
     encode_frame,
     pack_elements,
     unpack_elements,
 )
+from lmul.formats import FormatError, encode, get_format
+from lmul.sim.kulisch import kulisch_accumulate
 from lmul.sim.systolic_array import matmul
 from lmul.vectors import special_values
 
@@ -92,6 +101,110 @@ def test_link_config_validation() -> None:
         LinkConfig(get_format("fp32"))
     with pytest.raises(FormatError, match="65535"):
         LinkConfig(get_format("bf16"), m_max=300, k_max=300, n_max=300)
+
+
+def test_crc_is_the_amaranth_catalog_entry() -> None:
+    """One CRC definition (``amaranth.lib.crc``) for the software codec and the gateware."""
+    ref = catalog.CRC16_CCITT_FALSE(data_width=8)
+    assert repr(CRC) == repr(ref) and CRC_RESIDUE == 0
+    rng = random.Random(4)
+    for n in (0, 1, 2, 7, 100):
+        data = bytes(rng.randrange(256) for _ in range(n))
+        assert crc16(data) == ref.compute(data)
+
+
+def test_link_config_kind_and_acc_come_from_the_registries() -> None:
+    e4m3 = get_format("e4m3")
+    cfg = LinkConfig(e4m3)
+    assert (cfg.kind, cfg.acc) == ("lmul", "kulisch")                         # default accumulator
+    cfg = LinkConfig(e4m3, product_kind("exact"), acc=Accumulator(ACCUMULATORS.get("kulisch")))
+    assert (cfg.kind, cfg.acc) == ("exact", "kulisch") and type(cfg.kind) is str and type(cfg.acc) is str
+    assert LinkConfig(e4m3, acc="KULISCH") == LinkConfig(e4m3)                # canonical names
+    with pytest.raises(FormatError, match=r"acc must be one of kulisch; got 'wallace'"):
+        LinkConfig(e4m3, acc="wallace")
+    with pytest.raises(FormatError, match="acc options"):
+        LinkConfig(e4m3, acc="kulisch:7")
+    with pytest.raises(FormatError, match=r"kind must be one of exact, lmul"):
+        LinkConfig(e4m3, "approx")
+    with pytest.raises(FormatError, match="L-Mul needs at least 1 mantissa bit"):
+        LinkConfig(get_format("e3m0:fn"), "lmul")          # the kind's own format check
+
+
+def test_status_v3_names_kind_and_acc() -> None:
+    """STATUS (protocol 3) carries the product kind and the accumulator as length-prefixed names."""
+    assert PROTOCOL_VERSION == 3
+    cfg = LinkConfig(get_format("e4m3"), "exact", 2, 3, m_max=4, k_max=5, n_max=6)
+    static = cfg.static_status()
+    assert static == (MAGIC + bytes([3, 2, 3]) + struct.pack("<HHH", 4, 5, 6) + b"\x0ee4m3:fn:bias=7"
+                      + b"\x13e8m23:ieee:bias=127" + b"\x05exact" + b"\x07kulisch")
+    dyn = struct.pack("<6H", 1, 2, 3, 4, 5, 6)
+    st = Status.parse(dyn + static)
+    assert st.config == cfg and (st.config.kind, st.config.acc) == ("exact", "kulisch")
+    assert st.config.summary() == "e4m3 exact kulisch 2x3, m/k/n max 4/5/6"
+    assert (st.weights, st.results, st.frames_ok, st.frames_bad) == ((1, 2), (3, 4), 5, 6)
+    v2 = bytearray(dyn + static)
+    v2[16] = 2
+    with pytest.raises(LinkError, match="version 2, this driver 3"):
+        Status.parse(bytes(v2))
+    bad = [dyn + static[:-8] + b"\x07wallace",             # an accumulator this host does not know
+           dyn + static[:-3],                                # the last name cut short
+           dyn + static + b"\x00"]                          # bytes after the last name
+    for payload, why in zip(bad, ["acc must be one of", "strings end at byte 62 of 59",
+                                  "strings end at byte 62 of 63"], strict=True):
+        with pytest.raises(LinkError, match=f"malformed STATUS.*{why}"):
+            Status.parse(payload)
+
+
+def flipped_accumulate(acc: Accumulator, out: object, p: object, axis: int) -> np.ndarray:
+    """Golden function of a toy accumulator: the Kulisch result with its LSB flipped."""
+    return kulisch_accumulate(acc, out, p, axis) ^ 1
+
+
+@pytest.fixture
+def flipped_acc():
+    entry = ACCUMULATORS.register(AccKind(
+        "flipped", "toy: kulisch, result LSB flipped", f"{__name__}:flipped_accumulate",
+        "lmul.rtl.kulisch:KulischAccumulator", lambda fmt, kind, k_max, params: kulisch_bits(fmt, kind, k_max)))
+    yield entry
+    ACCUMULATORS.unregister("flipped")
+
+
+def test_acc_reaches_model_driver_status_and_gateware(flipped_acc: AccKind) -> None:
+    """``acc`` is not just a label: the device model computes with it, STATUS reports it, the driver
+    checks against it and the board gateware builds its engine with it."""
+    from lmul.boards.matmul_board import MatmulBoard
+
+    cfg = LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=3, k_max=4, n_max=3, acc="flipped")
+    dev = LMulDevice(ModelTransport(cfg))
+    assert dev.config.acc == "flipped" and dev.config.same_as(cfg)
+    rng = np.random.default_rng(8)
+    a, b = _floats(cfg, rng, (3, 4)), _floats(cfg, rng, (4, 3))
+    c = dev.matmul(a, b)                                   # check=True: golden model with acc="flipped"
+    assert np.array_equal(c, matmul(cfg.fmt, a, b, cfg.out_fmt, cfg.kind, "flipped"))
+    assert np.array_equal(c ^ 1, matmul(cfg.fmt, a, b, cfg.out_fmt, cfg.kind, "kulisch"))
+    board = MatmulBoard(cfg, 4, 100)
+    assert board.engine.acc.name == "flipped"
+    Fragment.get(board, None)                              # elaborates (and is not left unused)
+
+
+def test_board_gateware_imports_no_golden_model() -> None:
+    """Elaborating the board gateware loads neither ``lmul.sim`` nor the device model or host side;
+    the protocol module loads no gateware either."""
+    code = """if True:
+        import sys
+        import lmul.boards.protocol
+        before = sorted(m for m in sys.modules if m.startswith(("lmul.rtl", "lmul.sim")))
+        from amaranth.back import rtlil
+        from lmul.boards.matmul_board import MatmulBoard
+        from lmul.boards.protocol import LinkConfig
+        rtlil.convert(MatmulBoard(LinkConfig("e3m2", "lmul", 1, 1, m_max=2, k_max=2, n_max=2), 4, 50))
+        after = sorted(m for m in sys.modules if m.startswith("lmul.sim")
+                       or m in ("lmul.boards.device_model", "lmul.boards.host", "lmul.boards.board_sim"))
+        print(before, after)
+    """
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[]", "[]"]
 
 
 # ---- golden device model ----------------------------------------------------------------------
@@ -220,7 +333,7 @@ def _script(cfg: LinkConfig, seed: int) -> list[bytes | None]:
 
 @pytest.mark.parametrize("cfg", [CFG6, CFG10], ids=["e3m2", "e4m5"])
 def test_rtl_replies_equal_model_byte_for_byte(cfg: LinkConfig) -> None:
-    from lmul.sim.board_sim import SimulatedBoard
+    from lmul.boards.board_sim import SimulatedBoard
 
     board = SimulatedBoard(cfg, divisor=4)
     model = HostLinkModel(cfg)
@@ -236,6 +349,8 @@ def test_rtl_replies_equal_model_byte_for_byte(cfg: LinkConfig) -> None:
         got = board.read(0.05 if want else 3 * board.byte_time)
         assert got == want, (ev, _replies(got), _replies(want))
         kinds |= {(c, p[:1]) for c, _, p in _replies(want)}
+    st = Status.parse(_replies(want)[0][2])              # the script ends with STATUS: the gateware's ROM
+    assert st.config.same_as(cfg) and (st.config.kind, st.config.acc) == (cfg.kind, "kulisch")
     codes = {p[0] for c, p in kinds if c == ERROR}
     assert {Err.NO_WEIGHTS, Err.LENGTH, Err.UNKNOWN_CMD, Err.DIMS, Err.ELEMENT, Err.GARBAGE, Err.TIMEOUT,
             Err.HEADER_CRC} <= codes
@@ -305,7 +420,7 @@ def test_driver_matmul_over_faulty_model_line(seed: int) -> None:
 
 
 def test_driver_end_to_end_on_simulated_board_with_faults() -> None:
-    from lmul.sim.board_sim import SimulatedBoard
+    from lmul.boards.board_sim import SimulatedBoard
 
     cfg = LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=3, k_max=6, n_max=3)   # N tile: 2 column blocks
     board = SimulatedBoard(cfg, divisor=4)
