@@ -8,7 +8,8 @@ so both sides can import it without import cycles.
 * Product widths: magnitude bits of the largest exact / unbounded L-Mul product on the
   fixed-point grid ``2**(2 * quantum_exp)``, and the width of an exact sum of ``k`` of them.
 * Two plug-in registries. ``PRODUCT_KINDS`` (``kind=``): how a MAC forms its exact product
-  (``exact``, ``lmul``). ``ACCUMULATORS`` (``acc=``): how it sums them (``kulisch``). Each entry
+  (``exact``, ``lmul``). ``ACCUMULATORS`` (``acc=``): how it sums them (``kulisch``; ``float``:
+  ``acc="<format>[:rne|:rtz]"``, any spec whose base is not a family name). Each entry
   names its golden function and its RTL builder as ``"module:attribute"`` strings, resolved on
   first use (``golden()``, ``rtl()``): the golden side never loads gateware and the gateware
   never loads golden models. Adding a variant is one golden function, one RTL builder, one
@@ -29,12 +30,13 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from lmul.errors import ParameterError, check_int
-from lmul.formats import FloatFormat, FormatError
+from lmul.formats import NAMED_FORMATS, FloatFormat, FormatError, Overflow, get_format
 
 __all__ = [
     "ACCUMULATORS",
@@ -122,6 +124,10 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.param} {name!r} is registered twice")
         self._entries[name] = entry
         return entry
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry (tests that register a temporary plug-in clean up with this)."""
+        del self._entries[name]
 
     def names(self) -> list[str]:
         return list(self._entries)
@@ -248,11 +254,102 @@ ACCUMULATORS.register(AccKind(
 
 
 def accumulator(acc: str | Accumulator) -> Accumulator:
-    """Parse an ``acc=`` spec (``kulisch``) into an ``Accumulator``."""
+    """Parse an ``acc=`` spec (``kulisch``; a float format ``fp32``, ``bf16:rtz``) into an ``Accumulator``."""
     if isinstance(acc, Accumulator):
         return acc
     if not isinstance(acc, str):
         raise TypeError(f"acc must be a str, got {type(acc).__name__} {acc!r}")
     base, *opts = acc.lower().split(":")
+    if base not in ACCUMULATORS:         # a float format spec (the ``float`` entry, end of file)
+        return _float_accumulator(acc)
     entry = ACCUMULATORS.get(base)
     return Accumulator(entry, entry.parse(opts))
+
+
+# --- floating-point accumulators: acc="<format>[:rne|:rtz]" -----------------------------------------
+#
+# ``acc="fp32"``, ``"bf16:rtz"``, ``"e8m13:ftz:rne"``, ``"float:fp16"``: every step
+# ``acc <- round_A(acc + p)`` in the accumulator format A (golden ``lmul.sim.fp_accumulator``,
+# RTL ``lmul.rtl.fp_accumulator``). ``accumulator()`` sends any spec whose base is not a family
+# name here (the ``float`` entry); params are ``(canonical format spec, rounding mode)``, so
+# ``Accumulator.name`` is ``float:<format>:<mode>`` (``float:fp32:rne``), itself a valid ``acc=``.
+
+FLOAT_ACC = "float"
+FLOAT_ROUNDING = ("rne", "rtz")
+
+
+def float_format_spec(fmt: FloatFormat) -> str:
+    """The shortest ``get_format`` spec of ``fmt``'s parameters: a named format if one matches
+    (``e8m23`` -> ``fp32``), else ``ExMy`` or a named base plus only the options that differ."""
+    e, m = fmt.exp_bits, fmt.man_bits
+    bases = [(n, f) for n, f in NAMED_FORMATS.items() if (f.exp_bits, f.man_bits) == (e, m)]
+    try:
+        bases.append((f"e{e}m{m}", get_format(f"e{e}m{m}")))
+    except FormatError:                             # no IEEE-style ExMy (e.g. e2m0): fmt.spec below
+        pass
+    best: tuple[int, int, str] | None = None
+    for rank, (name, base) in enumerate(bases):
+        if (base.overflow is Overflow.SATURATE and fmt.overflow is not Overflow.SATURATE) or \
+                (not base.subnormals and fmt.subnormals):
+            continue                                # options cannot undo these
+        opts = [fmt.specials.value] if fmt.specials is not base.specials else []
+        opts += ["sat"] if fmt.overflow is not base.overflow else []
+        opts += ["ftz"] if fmt.subnormals != base.subnormals else []
+        opts += [f"bias={fmt.bias}"] if fmt.bias != base.bias else []
+        spec = ":".join([name, *opts])
+        if get_format(spec).same_as(fmt) and (best is None or (len(opts), rank) < best[:2]):
+            best = (len(opts), rank, spec)
+    return best[2] if best is not None else fmt.spec
+
+
+def parse_float_acc(opts: list[str]) -> tuple[str, str]:
+    """``[format spec parts..., optional rne|rtz]`` -> ``(canonical format spec, mode)``."""
+    modes = [o for o in opts[1:] if o in FLOAT_ROUNDING]
+    spec = ":".join(opts[:1] + [o for o in opts[1:] if o not in FLOAT_ROUNDING])
+    if not spec:
+        raise ParameterError("acc 'float' needs a format: float:<format>[:rne|:rtz], or just <format>[:rne|:rtz]")
+    if len(modes) > 1:
+        raise ParameterError(f"acc {':'.join(opts)!r}: give at most one rounding mode (rne or rtz)")
+    try:
+        fmt = get_format(spec)
+    except FormatError as e:
+        raise ParameterError(f"acc {':'.join(opts)!r}: {e}; a float accumulator is <format>[:rne|:rtz]") from None
+    return float_format_spec(fmt), (modes[0] if modes else "rne")
+
+
+def float_acc_format(acc: Accumulator) -> tuple[FloatFormat, str]:
+    """(accumulator format A, rounding mode) of a ``float`` accumulator."""
+    return get_format(acc.params[0]), acc.params[1]
+
+
+def _float_state_bits(params: tuple) -> int:
+    """The running state is one value of A (its NaN/Inf encodings hold the specials): A.width bits."""
+    return get_format(params[0]).width
+
+
+def check_float_acc(fmt: FloatFormat, a_fmt: FloatFormat, out_fmt: FloatFormat | None = None) -> None:
+    """``FormatError`` unless A can hold the NaN a ``fmt`` dot product can give, and ``out_fmt``
+    (if given) can hold the NaN A can hold: from NaN/Inf operands, or a NaN-on-overflow A (FN/FNUZ)."""
+    if (fmt.has_nan or fmt.has_inf) and not a_fmt.has_nan:
+        raise FormatError(f"accumulator format {a_fmt.name} cannot hold the NaN a {fmt.name} dot product can give")
+    nan_on_overflow = a_fmt.has_nan and not a_fmt.has_inf and not a_fmt.saturates
+    if out_fmt is not None and (fmt.has_nan or fmt.has_inf or nan_on_overflow) and not out_fmt.has_nan:
+        raise FormatError(f"output format {out_fmt.name} cannot hold the NaN a {fmt.name} dot product "
+                          f"accumulated in {a_fmt.name} can give")
+
+
+def _float_accumulator(acc: str) -> Accumulator:
+    """``accumulator()`` for a spec whose base is not a family name: a float format, or an error."""
+    base, *opts = acc.lower().split(":")
+    if base not in NAMED_FORMATS and not re.fullmatch(r"e\d+m\d+", base):
+        names = ", ".join(n for n in ACCUMULATORS.names() if n != FLOAT_ACC)
+        raise ParameterError(f"acc must be one of {names}; got {acc!r} (or a float format spec with an "
+                             "optional rounding mode rne|rtz, e.g. fp32, fp16, bf16:rtz, e8m13)")
+    entry = ACCUMULATORS.get(FLOAT_ACC)
+    return Accumulator(entry, entry.parse([base, *opts]))
+
+
+ACCUMULATORS.register(AccKind(
+    FLOAT_ACC, "floating-point accumulator: acc <- round(acc + exact product) in a format, RNE or RTZ",
+    "lmul.sim.fp_accumulator:fp_accumulate", "lmul.rtl.fp_accumulator:FloatAccumulator",
+    lambda fmt, kind, k_max, params: _float_state_bits(params), parse_float_acc))

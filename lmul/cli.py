@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from lmul import __version__
@@ -60,19 +61,29 @@ def cmd_numerics(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from lmul.arith import PRODUCT_KINDS, accumulator
     from lmul.designs import DESIGNS, DesignParams, export_design
     from lmul.formats import get_format
 
+    # everything is validated before the first (slow) elaboration
     formats = [get_format(f) for f in (args.format or [n for n in NAMED_FORMATS if n != "fp32"])]
     designs = args.design or ["lmul_pe", "fp_multiplier", "fp_multiplier_exact"]
     if args.design is None and args.all:
         designs = list(DESIGNS)
-    params = DesignParams(latency=args.latency, rows=args.size[0], cols=args.size[1], k_max=args.k_max,
-                          out_fmt=args.out_format)
+    kinds = args.kind or PRODUCT_KINDS.names()
+    accs = [accumulator(a).name for a in (args.acc or ["kulisch"])]
     get_format(args.out_format)
+    base = DesignParams(latency=args.latency, rows=args.size[0], cols=args.size[1], k_max=args.k_max,
+                        out_fmt=args.out_format)
+    jobs = []
+    for f in formats:
+        for d in designs:
+            uses = DESIGNS[d].uses
+            for k in (kinds if "kind" in uses else [base.kind]):
+                for a in (accs if "acc" in uses else [base.acc]):
+                    jobs.append((d, f, replace(base, kind=k, acc=a)))
     out = Path(args.out)
-    jobs = [(d, f) for f in formats for d in designs]
-    for i, (d, f) in enumerate(jobs, 1):
+    for i, (d, f, params) in enumerate(jobs, 1):
         path = export_design(d, f, params, out)
         print(f"[{i}/{len(jobs)}] {path}", file=sys.stderr)
     print(f"exported {len(jobs)} Verilog modules into {out}")
@@ -105,12 +116,15 @@ def cmd_paper(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    from lmul.arith import accumulator
     from lmul.designs import DesignParams
     from lmul.formats import get_format
     from lmul.scripts.synth import DesignPoint, run_points
 
     get_format(args.format)
-    params = DesignParams(latency=args.latency, rows=args.size[0], cols=args.size[1], k_max=args.k_max)
+    get_format(args.out_format)
+    params = DesignParams(latency=args.latency, rows=args.size[0], cols=args.size[1], k_max=args.k_max,
+                          kind=args.kind, acc=accumulator(args.acc).name, out_fmt=args.out_format)
     point = DesignPoint(args.design, args.format, params, width=args.width)
     res = run_points([(point, t) for t in args.target], workers=args.jobs,
                      progress=lambda s: print(s, file=sys.stderr, flush=True))
@@ -128,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("formats", help="list the named minifloat formats")
     s.set_defaults(func=cmd_formats)
 
+    from lmul.arith import PRODUCT_KINDS
     from lmul.designs import DESIGNS
     s = sub.add_parser("export", help="write Verilog of every block (default: all designs and formats)")
     s.add_argument("--design", action="append", choices=list(DESIGNS), help="design (repeatable)")
@@ -136,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--latency", type=int, choices=[0, 1, 2], default=0, help="multiplier pipeline registers")
     s.add_argument("--size", type=_size, default=(4, 4), help="array size RxC (default 4x4)")
     s.add_argument("--k-max", type=_positive_int, default=256, help="longest dot product (accumulator width)")
+    s.add_argument("--kind", action="append", choices=PRODUCT_KINDS.names(),
+                   help="product kind of MACs/arrays/engines (repeatable; default: all)")
+    s.add_argument("--acc", action="append", help="accumulator of MACs/arrays/engines (repeatable; default kulisch)")
     s.add_argument("--out-format", default="fp32", help="MAC/array result format (default fp32)")
     s.add_argument("--out", default="build/verilog", help="output folder (default build/verilog)")
     s.set_defaults(func=cmd_export)
@@ -171,14 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
     # the board commands live beside the board gateware and host driver (lmul.boards.cli)
     add_board_commands(sub, size=_size, positive_int=_positive_int)
 
-    from lmul.scripts.synth import TARGETS
+    from lmul.scripts.synth import POINT_DESIGNS, TARGETS
     s = sub.add_parser("synth", help="synthesise one design point (cached)")
-    s.add_argument("--design", required=True, choices=[*DESIGNS, "int_multiplier", "int_adder"])
+    s.add_argument("--design", required=True, choices=POINT_DESIGNS)
     s.add_argument("--format", default="e4m3")
     s.add_argument("--target", action="append", choices=TARGETS, help="repeatable (default: generic)")
     s.add_argument("--latency", type=int, choices=[0, 1, 2], default=0)
     s.add_argument("--size", type=_size, default=(4, 4))
     s.add_argument("--k-max", type=_positive_int, default=256)
+    s.add_argument("--kind", choices=PRODUCT_KINDS.names(), default="lmul", help="MAC product kind (default lmul)")
+    s.add_argument("--acc", default="kulisch", help="MAC accumulator (default kulisch)")
+    s.add_argument("--out-format", default="fp32", help="MAC/array result format (default fp32)")
     s.add_argument("--width", type=_positive_int, default=8, help="int_multiplier / int_adder width")
     s.add_argument("--jobs", type=_positive_int, default=None)
     s.set_defaults(func=cmd_synth, target=None)

@@ -9,7 +9,10 @@ component: its logic lands in the caller's module, so a MAC cell stays one flat 
   once per operand (at the top of an array column, or inside a lone MAC cell);
 * ``build(m, a, b_prepared)``: combinational ``ProductLayout`` view: the exact product
   ``(-1)**sign * mag`` at the fixed-point LSB ``2**(2*quantum_exp)`` plus ``nan``/``inf`` flags
-  (``mag`` is 0 for zero, NaN and Inf products). ``mag`` has ``kind.bits(fmt)`` bits.
+  (``mag`` is 0 for zero, NaN and Inf products). ``mag`` has ``kind.bits(fmt)`` bits;
+* ``sig_bits``: how many bits from its leading to its lowest set bit any ``mag`` can span (what a
+  floating-point accumulator must align; ``tests/test_fp_accumulator.py`` checks it against the
+  golden products).
 
 Golden twins: ``exact`` -> ``lmul.sim.fp_multiplier.fp_product``, ``lmul`` ->
 ``lmul.sim.lmul_pe.lmul_product`` (bit-exact, verified through ``MacPE`` and ``SystolicArray``).
@@ -42,6 +45,7 @@ class ExactProduct:
     def __init__(self, fmt: FloatFormat) -> None:
         self.fmt = fmt
         self.bits = fp_product_bits(fmt)
+        self.sig_bits = 2 * (fmt.man_bits + 1)    # set bits of any mag span at most the significand product
         self.operand_layout = FloatLayout(fmt)
 
     def prepare(self, m: Module, b: data.View, name: str) -> data.View:
@@ -80,6 +84,7 @@ class LMulProduct:
         check_lmul_format(fmt)
         self.fmt = fmt
         self.bits = lmul_product_bits(fmt)
+        self.sig_bits = fmt.man_bits + 1           # mag = (2**m + S mod 2**m) << shift
         self.operand_layout = PreOperand(fmt)
 
     def prepare(self, m: Module, b: data.View, name: str) -> data.View:
