@@ -9,6 +9,10 @@ Two views, both computed with the bit-exact golden models:
 * **end-to-end (paper-style)**: random float64 pairs quantised (RNE) to the input format, then
   multiplied; error against the float64 product of the unquantised values. FP8 rows use the
   real E4M3/E5M2 formats (product rounded to FP8); L-Mul rows use ``E8Mm`` operands.
+* **accumulators** (``lmul.acc_numerics``): each accumulator's matmul error against the exact sum
+  of the same products and against float64, exact and L-Mul products, through the golden array.
+  Its size follows ``samples``: the full study (long K up to 16,384; ~30-40 s) from
+  ``ACC_FULL_SAMPLES`` samples on, a quick one below (``run(..., acc_size=...)`` overrides).
 """
 
 from __future__ import annotations
@@ -17,14 +21,18 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from lmul import acc_numerics
 from lmul.formats import E4M3, E5M2, FloatFormat, Specials, decode, encode
 from lmul.sim.fp_multiplier import fp_multiply
 from lmul.sim.lmul_pe import lmul, lmul_l, lmul_literal
 
 MANTISSAS = range(1, 8)
+ACC_FULL_SAMPLES = 100_000        # from this many samples on, the accumulator study runs at full size
+ACC_PLOT = "accumulators.png"
 
 
 def e8m(m: int) -> FloatFormat:
@@ -63,12 +71,14 @@ class Report:
     end_to_end: dict[str, dict[str, Stats]] = field(default_factory=dict)
     samples: int = 0
     seed: int = 0
+    accumulators: dict | None = None     # lmul.acc_numerics.run data (None: not computed)
 
     def to_json(self) -> str:
         def conv(d: dict) -> dict:
             return {k: (v.__dict__ if isinstance(v, Stats) else conv(v)) for k, v in d.items()}
         return json.dumps({"operator": conv(self.operator), "end_to_end": conv(self.end_to_end),
-                           "samples": self.samples, "seed": self.seed}, indent=2)
+                           "samples": self.samples, "seed": self.seed, "accumulators": self.accumulators},
+                          indent=2)
 
 
 def operator_error() -> dict[str, Stats]:
@@ -114,9 +124,21 @@ def end_to_end(samples: int, seed: int, progress: Callable[[str], None]) -> dict
     return res
 
 
-def run(samples: int = 1_000_000, seed: int = 0, progress: Callable[[str], None] | None = None) -> Report:
+def acc_study_size(samples: int) -> str:
+    """The accumulator study's size for a run with ``samples`` random pairs."""
+    return "full" if samples >= ACC_FULL_SAMPLES else "quick"
+
+
+def run(samples: int = 1_000_000, seed: int = 0, progress: Callable[[str], None] | None = None,
+        acc_size: str | None = "auto") -> Report:
+    """Operator, end-to-end and accumulator views. ``acc_size``: ``auto`` (from ``samples``),
+    ``full``, ``quick``, or None (no accumulator study)."""
+    size = acc_study_size(samples) if acc_size == "auto" else acc_size
+    if size is not None and size not in acc_numerics.SIZES:
+        raise ValueError(f"acc_size must be auto, None or one of {', '.join(acc_numerics.SIZES)}; got {acc_size!r}")
+    settings = acc_numerics.SIZES[size] if size else ()
     steps = [0]
-    total = 1 + len(DISTRIBUTIONS) * (2 + len(MANTISSAS))
+    total = 1 + len(DISTRIBUTIONS) * (2 + len(MANTISSAS)) + len(settings)
 
     def tick(what: str) -> None:
         steps[0] += 1
@@ -126,6 +148,8 @@ def run(samples: int = 1_000_000, seed: int = 0, progress: Callable[[str], None]
     tick("operator error, all mantissa pairs")
     rep = Report(operator=operator_error(), samples=samples, seed=seed)
     rep.end_to_end = end_to_end(samples, seed, tick)
+    if size:
+        rep.accumulators = acc_numerics.run(seed, size, progress=tick)
     return rep
 
 
@@ -133,7 +157,9 @@ def _pct(x: float) -> str:
     return f"{100 * x:7.3f}%"
 
 
-def format_markdown(rep: Report) -> str:
+def format_markdown(rep: Report, plot_file: str | None = None, accumulators: bool = True) -> str:
+    """The Markdown of ``lmul numerics``; ``plot_file``: link the accumulator plot under that name;
+    ``accumulators``: include the accumulator study (if computed)."""
     lines = ["## L-Mul precision (lmul numerics)", "",
              "Relative error |approx - exact| / |exact|. `rne m` = exact product rounded to m mantissa bits,",
              "`lmul m` = L-Mul adder reading (the RTL), `literal m` = formula value without carry, unrounded.",
@@ -159,7 +185,24 @@ def format_markdown(rep: Report) -> str:
         lines.append(f"- {dist}: L-Mul m=4 mean {_pct(l4).strip()} vs e4m3 {_pct(e4.mean).strip()} "
                      f"({'<=' if l4 <= e4.mean else '>'}); L-Mul m=3 mean {_pct(l3).strip()} vs e5m2 "
                      f"{_pct(e5.mean).strip()} ({'better' if l3 < e5.mean else 'not better'})")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if rep.accumulators and accumulators:
+        text += "\n" + acc_numerics.markdown(rep.accumulators, "###", plot_file)
+    return text
+
+
+def write(out: Path, rep: Report) -> list[Path]:
+    """``numerics.md`` (with the plot linked), ``numerics.json`` and the accumulator plot into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / "numerics.md", out / "numerics.json"]
+    plot = None
+    if rep.accumulators:
+        acc_numerics.plot(out / ACC_PLOT, rep.accumulators)
+        plot = ACC_PLOT
+        files.append(out / ACC_PLOT)
+    files[0].write_text(format_markdown(rep, plot))
+    files[1].write_text(rep.to_json())
+    return files
 
 
 def main_progress(msg: str) -> None:

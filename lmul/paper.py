@@ -12,7 +12,10 @@ precision setup — was not available; the output says so wherever it matters):
    transistor counts (Yosys generic synthesis, ``lmul.scripts.synth``);
 4. energy: the claimed 95 % / 80 % recomputed from the 45 nm table the paper cites (several
    candidate derivations) and from our transistor counts (multipliers, MAC PEs, arrays);
-5. matmul accuracy through the array's bit-exact golden model (``lmul.sim.systolic_array``).
+5. matmul accuracy through the array's bit-exact golden model (``lmul.sim.systolic_array``);
+6. the accumulators (issue 14): each one's matmul error against the exact sum of the same
+   products and against float64, exact and L-Mul products (``lmul.acc_numerics``), beside item 4's
+   MAC PE saving per accumulator.
 
 ``run`` computes everything into a JSON-able dict; ``markdown`` and ``plots`` render it, so every
 table and figure is regenerated from the same data (``paper.json``). The work is split by concern:
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lmul import acc_numerics
 from lmul.numerics import operator_error
 from lmul.paper_analyses import (
     ALL_PAIRS_FORMATS,
@@ -82,8 +86,11 @@ def _versions() -> dict[str, str]:
 
 def run(*, samples: int = 1_000_000, seed: int = 0, quick: bool = False, gates: str = "auto",
         report_json: Path | None = Path("build/report/report.json"), sweep: Sweep | None = None,
-        results: dict | None = None, workers: int | None = None, progress: Progress | None = None) -> dict:
-    """Compute all five items; returns the JSON-able data that ``markdown`` and ``plots`` render."""
+        results: dict | None = None, workers: int | None = None, progress: Progress | None = None,
+        acc_study: dict | None = None) -> dict:
+    """Compute all six items; returns the JSON-able data that ``markdown`` and ``plots`` render.
+    ``acc_study``: item 6's data (``lmul.acc_numerics.run``) if already computed (``lmul report``
+    passes its numerics'), else computed here (``quick``: the quick size)."""
     say = progress or (lambda s: None)
     t0 = time.time()
     sweep, res, prov = gate_results(gates, quick, report_json, sweep, results, workers, say)   # fails early
@@ -98,6 +105,8 @@ def run(*, samples: int = 1_000_000, seed: int = 0, quick: bool = False, gates: 
                     if any(p.name in names for p in unit_points(f).values())]
     shape, trials = ((32, 64, 32), 1) if quick else ((64, 128, 64), 3)
     mm = matmul_accuracy(shape, trials, seed, say)
+    if acc_study is None:
+        acc_study = acc_numerics.run(seed, "quick" if quick else "full", say)
     data = {
         "generated_by": "lmul paper", "samples": samples, "seed": seed, "quick": quick, "versions": _versions(),
         "paper": {"claims": PAPER_CLAIMS, "energy_pj": PAPER_ENERGY_PJ, "third_party_counts": THIRD_PARTY_COUNTS,
@@ -108,6 +117,7 @@ def run(*, samples: int = 1_000_000, seed: int = 0, quick: bool = False, gates: 
                   "energy": energy_table(sweep, res, gate_formats) if sweep is not None else {}},
         "energy_reconstructions": horowitz_reconstructions(),
         "matmul": mm,
+        "accumulators": acc_study,
     }
     data["seconds"] = round(time.time() - t0, 1)
     return data

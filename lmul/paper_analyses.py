@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lmul.acc_numerics import quantise, rel_fro  # shared with the accumulator study; re-exported
 from lmul.arith import PRODUCT_KINDS, lmul_l
 from lmul.formats import E3M4, E4M3, E5M2, FP32, FloatFormat, decode, encode
 from lmul.numerics import DISTRIBUTIONS, Stats, e8m, relative_error
@@ -35,7 +36,17 @@ from lmul.sim.fp_multiplier import FixedProducts, fp_multiply
 from lmul.sim.lmul_pe import lmul
 from lmul.sim.mac_pe import products as golden_products
 from lmul.sim.systolic_array import matmul
-from lmul.sweep import BASELINE, PAPER_CLAIMS, PAPER_ENERGY_PJ, Sweep, default_sweep, saving, summarize, unit_points
+from lmul.sweep import (
+    BASELINE,
+    PAPER_CLAIMS,
+    PAPER_ENERGY_PJ,
+    Sweep,
+    default_sweep,
+    mac_by_acc,
+    saving,
+    summarize,
+    unit_points,
+)
 
 __all__ = ["ALL_PAIRS_CLAIMS", "ALL_PAIRS_FORMATS", "CDF_POINTS", "CLAIMS", "COST_DESIGNS", "ELEMENTWISE_UNITS",
            "EXTRA_FORMATS", "FP8_ROUNDED", "LMUL_WIDE", "MATMUL_PIPELINES", "MATRICES", "PRODUCT_PIPELINES",
@@ -113,16 +124,6 @@ class Pipeline:
         result), operands quantised with per-tensor power-of-two scaling (undone afterwards)."""
         (x, sx), (y, sy) = quantise(self.fmt, a), quantise(self.fmt, b)
         return decode(FP32, matmul(self.fmt, x, y, FP32, self.kind)) / (sx * sy)
-
-
-def quantise(fmt: FloatFormat, x: np.ndarray) -> tuple[np.ndarray, float]:
-    """(bits, scale): ``encode(fmt, x * scale)`` with ``scale = 2**floor(log2(max / amax))`` for
-    formats with an exponent field narrower than 8 bits (FP8 practice); 1 for wider formats."""
-    amax = float(np.max(np.abs(x))) if np.size(x) else 0.0
-    scale = 1.0
-    if fmt.exp_bits < 8 and amax > 0:
-        scale = float(2.0 ** math.floor(math.log2(fmt.max_value / amax)))
-    return encode(fmt, x * scale), scale
 
 
 FP8_ROUNDED = {"e4m3": Pipeline("e4m3 multiply", E4M3, "rounded"), "e5m2": Pipeline("e5m2 multiply", E5M2, "rounded")}
@@ -395,8 +396,11 @@ def horowitz_reconstructions() -> list[dict]:
 def energy_table(sweep: Sweep, res: dict, formats: list[str]) -> dict[str, dict]:
     """Transistor-proxy savings per format (same model as ``lmul report``): element-wise against
     the rounded multiplier (L-Mul PE, or the bare E+m-bit adder the paper's argument assumes),
-    against the exact-product multiplier a MAC uses, and per MAC for MAC PEs and arrays."""
-    head = summarize(replace(sweep, formats=formats), res)
+    against the exact-product multiplier a MAC uses, and per MAC for MAC PEs and arrays;
+    ``mac_pe_by_acc``: the MAC PE saving for every accumulator of the sweep (``acc_label`` -> saving)."""
+    sw = replace(sweep, formats=formats)
+    head = summarize(sw, res)
+    by_acc = mac_by_acc(sw, res)
     out: dict[str, dict] = {}
     for f in formats:
         h = head[f]
@@ -406,6 +410,7 @@ def energy_table(sweep: Sweep, res: dict, formats: list[str]) -> dict[str, dict]
                                                       _generic(res, unit_points(f)["fp_multiplier_exact"].name)),
                "mac_pe": h["mac_pe_saving"]}
         row.update({k: v for k, v in h.items() if k.startswith("array_") and k.endswith("_saving")})
+        row["mac_pe_by_acc"] = {r["label"]: r["saving"] for r in by_acc[f].values()}
         out[f] = row
     return out
 
@@ -431,11 +436,6 @@ MATMUL_PIPELINES = [
     Pipeline("L-Mul m=4 (e8m4 operands)", e8m(4), "lmul"), Pipeline("L-Mul m=3 (e8m3 operands)", e8m(3), "lmul"),
     Pipeline("L-Mul m=4 (e3m4, 8 bits)", E3M4, "lmul"),
 ]
-
-
-def rel_fro(c: np.ndarray, ref: np.ndarray) -> float:
-    """Relative Frobenius error ``||c - ref|| / ||ref||``."""
-    return float(np.linalg.norm(c - ref) / np.linalg.norm(ref))
 
 
 def matmul_accuracy(shape: tuple[int, int, int], trials: int, seed: int, progress: Progress) -> dict:

@@ -6,6 +6,7 @@ verdicts from it too, so nothing is hand-written.
 
 from __future__ import annotations
 
+from lmul import acc_numerics
 from lmul.paper_analyses import CLAIMS, ELEMENTWISE_UNITS, SOURCES, UNIT_LABELS
 from lmul.paper_plots import PLOTS
 from lmul.sweep import PAPER_CLAIMS
@@ -142,7 +143,7 @@ def markdown(data: dict, img_prefix: str = "") -> str:
                  "elementwise_bare_adder": "element-wise: bare E+m-bit adder vs RNE multiplier",
                  "elementwise_vs_exact_product": "element-wise: L-Mul PE vs exact-product multiplier (a MAC's: "
                                                  "no rounding, no specials)",
-                 "mac_pe": "dot product: MAC PE (exact accumulator, per MAC)"}
+                 "mac_pe": f"dot product: MAC PE, {_head_acc(g)} accumulator (per MAC)"}
         L += ["", "Our gate-level proxy (transistors, same activity for both designs, as in `lmul report`; "
               f"MAC PEs and arrays with exact accumulators: {_parameters(g['provenance'])}):", "",
               "| saving | " + " | ".join(fm) + " | paper |", "|---" * (len(fm) + 2) + "|"]
@@ -150,6 +151,11 @@ def markdown(data: dict, img_prefix: str = "") -> str:
             nm = names.get(c) or f"dot product: {' '.join(c.split('_')[1:-1])} array (per MAC)"
             paper = PAPER_CLAIMS["element-wise" if c.startswith("elementwise") else "dot product"]
             L.append(f"| {nm} | " + " | ".join(_pct(g["energy"][f].get(c), 1) for f in fm) + f" | {_pct(paper, 0)} |")
+            if c == "mac_pe":
+                for acc in _extra_accs(g):
+                    L.append(f"| dot product: MAC PE, {acc} accumulator (per MAC) | " + " | ".join(
+                        _pct(g["energy"][f].get("mac_pe_by_acc", {}).get(acc), 1) for f in fm)
+                        + f" | {_pct(paper, 0)} |")
     L += ["", f"![energy]({img_prefix}{PLOTS[2]})", ""]
 
     mm = data["matmul"]
@@ -168,9 +174,30 @@ def markdown(data: dict, img_prefix: str = "") -> str:
           "", "| pipeline | " + " | ".join(mm["lmul_vs_exact"]) + " |", "|---" * (len(mm["lmul_vs_exact"]) + 1) + "|"]
     for p in next(iter(mm["lmul_vs_exact"].values())):
         L.append(f"| {p} | " + " | ".join(_pct(mm["lmul_vs_exact"][d][p], 3) for d in mm["lmul_vs_exact"]) + " |")
-    L += ["", f"![matmul error]({img_prefix}{PLOTS[3]})", "", "### Summary (computed)", ""]
+    L += ["", f"![matmul error]({img_prefix}{PLOTS[3]})", ""]
+    if data.get("accumulators"):
+        L += [acc_numerics.markdown(data["accumulators"], "###", f"{img_prefix}{PLOTS[4]}",
+                                    "6. Accumulators: what the sum costs in accuracy (issue 14)")]
+    L += ["### Summary (computed)", ""]
     L += summary_lines(data)
     return "\n".join(L) + "\n"
+
+
+def _head_acc(g: dict) -> str:
+    """The accumulator of the ``mac_pe`` row: the sweep's first (``kulisch``: exact)."""
+    for f in g["formats"]:
+        accs = list(g["energy"].get(f, {}).get("mac_pe_by_acc", {}))
+        if accs:
+            return accs[0] + (" (exact)" if accs[0] == "kulisch" else "")
+    return "exact"
+
+
+def _extra_accs(g: dict) -> list[str]:
+    """Accumulators with a MAC PE saving beside the headline one (its ``mac_pe`` row), in sweep order."""
+    seen: list[str] = []
+    for f in g["formats"]:
+        seen += [a for a in list(g["energy"].get(f, {}).get("mac_pe_by_acc", {}))[1:] if a not in seen]
+    return seen
 
 
 def summary_lines(data: dict) -> list[str]:
@@ -201,6 +228,12 @@ def summary_lines(data: dict) -> list[str]:
         out.append("- Energy proxy, element-wise (L-Mul PE vs RNE multiplier): "
                    + ", ".join(f"{f} {_pct(v, 1)}" for f, v in ew.items()) + " (claim 95 %); MAC PE: "
                    + (", ".join(f"{f} {_pct(v, 1)}" for f, v in mac.items()) or "n/a") + " (claim 80 %).")
+        by_acc = {f: {a: v for a, v in g["energy"][f].get("mac_pe_by_acc", {}).items() if v is not None}
+                  for f in g["formats"]}
+        if any(len(v) > 1 for v in by_acc.values()):
+            out.append("- MAC PE saving by accumulator (claim 80 %): " + "; ".join(
+                f"{f}: " + ", ".join(f"{a} {_pct(v, 1)}" for a, v in accs.items())
+                for f, accs in by_acc.items() if len(accs) > 1) + ".")
     best, dot = (min((r for r in data["energy_reconstructions"] if r["claim"] == claim),
                      key=lambda r: abs(r["saving"] - r["paper"])) for claim in ("element-wise", "dot product"))
     out.append(f"- From the 45 nm table: '{best['derivation']}' gives {_pct(best['saving'], 1)}, "

@@ -4,12 +4,15 @@ One definition of what is measured and how the headline is read from it, so neit
 imports the other for it:
 
 * ``Sweep``: formats, array sizes, the MAC parameters (product kinds from ``PRODUCT_KINDS``,
-  accumulators from ``ACCUMULATORS``, ``k_max``, result format) and targets; ``points()`` lists
-  the ``DesignPoint`` x target jobs. ``default_sweep()`` is the main job's, ``quick_sweep()`` a
-  small one for tests and smoke runs.
+  accumulators from ``ACCUMULATORS``: ``accs`` for MAC PEs and arrays, ``mac_accs`` more per format
+  for MAC PEs only; ``k_max``, result format) and targets; ``points()`` lists the ``DesignPoint`` x
+  target jobs. ``default_sweep()`` is the main job's, ``quick_sweep()`` a small one for tests and
+  smoke runs.
 * ``summarize``: the headline figures per format, looked up by each point's ``DesignPoint.name``
   (``lmul.designs.module_name``): the L-Mul PE against the RNE multiplier element-wise, and the
   ``CANDIDATE`` product kind against the ``BASELINE`` kind per MAC PE and per MAC of each array.
+* ``mac_by_acc``: per format and MAC PE accumulator, both kinds' transistors, logic depth, iCE40 /
+  ECP5 LUT4 and Fmax, and the saving: the "saving per MAC, by accumulator" table.
 * ``PAPER_ENERGY_PJ`` / ``PAPER_CLAIMS``: what the paper quotes and claims.
 
 Savings follow the energy proxy stated in ``lmul.report``: 1 − transistors(candidate) /
@@ -25,8 +28,9 @@ from lmul.designs import DesignParams, identifier
 from lmul.formats import get_format
 from lmul.scripts.synth import TARGETS, DesignPoint
 
-__all__ = ["BASELINE", "CANDIDATE", "PAPER_CLAIMS", "PAPER_ENERGY_PJ", "UNIT_DESIGNS", "Sweep", "default_sweep",
-           "quick_sweep", "saving", "summarize", "transistors", "unit_points"]
+__all__ = ["BASELINE", "CANDIDATE", "MAC_FIGURES", "PAPER_CLAIMS", "PAPER_ENERGY_PJ", "UNIT_DESIGNS", "Sweep",
+           "acc_label", "default_sweep", "mac_by_acc", "quick_sweep", "saving", "summarize", "transistors",
+           "unit_points"]
 
 # The paper's per-operation energy table (Horowitz, ISSCC 2014, 45 nm), as quoted by
 # Luo & Sun (arXiv 2410.00907) to derive their -95 % (element-wise) and -80 % (dot product).
@@ -53,7 +57,8 @@ def unit_points(fmt_name: str) -> dict[str, DesignPoint]:
 class Sweep:
     """What ``lmul report`` synthesises. MAC PEs and arrays are built for every product kind in
     ``kinds`` (default: all of ``PRODUCT_KINDS``) and accumulator in ``accs``, with ``k_max`` and
-    results in ``out_fmt``; the headline reads the first accumulator (``acc``)."""
+    results in ``out_fmt``; MAC PEs of a format also with the accumulators ``mac_accs[format]``
+    (arrays are the expensive jobs); the headline reads the first accumulator (``acc``)."""
 
     formats: list[str]
     array_sizes: dict[str, list[int]]
@@ -65,18 +70,24 @@ class Sweep:
     kinds: list[str] = field(default_factory=PRODUCT_KINDS.names)
     accs: list[str] = field(default_factory=lambda: ["kulisch"])
     out_fmt: str = "fp32"
+    mac_accs: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.kinds = [product_kind(k).name for k in self.kinds]
         self.accs = [accumulator(a).name for a in self.accs]
         if not self.accs:
             raise ValueError("a sweep needs at least one accumulator")
+        self.mac_accs = {f: [accumulator(a).name for a in v] for f, v in self.mac_accs.items()}
         get_format(self.out_fmt)
 
     @property
     def acc(self) -> str:
         """The headline's accumulator."""
         return self.accs[0]
+
+    def mac_accs_of(self, fmt: str) -> list[str]:
+        """The accumulators of ``fmt``'s MAC PEs: ``accs`` (the headline's first), then ``mac_accs[fmt]``."""
+        return list(dict.fromkeys([*self.accs, *self.mac_accs.get(fmt, [])]))
 
     def mac_params(self, kind: str, acc: str, size: int | None = None) -> DesignParams:
         """``DesignParams`` of a MAC PE (``size`` None) or a size x size array of this sweep."""
@@ -95,7 +106,7 @@ class Sweep:
         pnr_targets = [t for t in self.targets if t.endswith("_pnr")]
         for name in self.formats:
             unit = list(unit_points(name).values())
-            unit += [self.mac_point(name, k, a) for a in self.accs for k in self.kinds]
+            unit += [self.mac_point(name, k, a) for a in self.mac_accs_of(name) for k in self.kinds]
             for p in unit:
                 jobs += [(p, t) for t in synth_targets + pnr_targets]
             for n in self.array_sizes.get(name, []):
@@ -114,15 +125,18 @@ class Sweep:
         """The whole sweep in one sentence (the report states it above its headline)."""
         arrays = "; ".join(f"{f}: " + ", ".join(f"{n}×{n}" for n in self.array_sizes[f])
                            for f in self.formats if self.array_sizes.get(f))
+        extra = "; ".join(f"{f}: {', '.join(acc_label(a) for a in self.mac_accs_of(f)[len(self.accs):])}"
+                          for f in self.formats if len(self.mac_accs_of(f)) > len(self.accs))
         return (f"formats {', '.join(self.formats)}; multipliers combinational (latency 0); MAC PEs"
                 + (f" and arrays ({arrays}, counted per MAC: array transistors / (rows · cols))" if arrays else "")
-                + f" with product kinds {', '.join(self.kinds)}, {self.parameters()}; "
-                f"targets {', '.join(self.targets)}")
+                + f" with product kinds {', '.join(self.kinds)}, {self.parameters()}"
+                + (f"; MAC PEs also with the accumulators {extra}" if extra else "")
+                + f"; targets {', '.join(self.targets)}")
 
     def to_dict(self) -> dict:
         return {"formats": self.formats, "array_sizes": self.array_sizes, "k_max": self.k_max,
                 "targets": list(self.targets), "pnr_max_pes": self.pnr_max_pes, "kinds": self.kinds,
-                "accs": self.accs, "out_fmt": self.out_fmt}
+                "accs": self.accs, "out_fmt": self.out_fmt, "mac_accs": self.mac_accs}
 
     @classmethod
     def from_dict(cls, d: dict) -> Sweep:
@@ -130,20 +144,26 @@ class Sweep:
         sw = cls(formats=list(d["formats"]), array_sizes={k: list(v) for k, v in d["array_sizes"].items()},
                  k_max=int(d["k_max"]))
         for key, conv in (("targets", tuple), ("pnr_max_pes", dict), ("kinds", list), ("accs", list),
-                          ("out_fmt", str)):
+                          ("out_fmt", str), ("mac_accs", lambda v: {f: list(a) for f, a in v.items()})):
             if key in d:
                 sw = replace(sw, **{key: conv(d[key])})
         return sw
 
 
+# MAC PEs of these formats are also built with these accumulators (arrays: Kulisch only, for time)
+DEFAULT_MAC_ACCS = {"e4m3": ["fp32", "fp16", "bf16"], "e5m2": ["fp32", "fp16", "bf16"], "bf16": ["fp32"]}
+
+
 def default_sweep() -> Sweep:
-    return Sweep(formats=["e4m3", "e5m2", "bf16"], array_sizes={"e4m3": [2, 4, 8], "e5m2": [2, 4, 8], "bf16": [2]})
+    return Sweep(formats=["e4m3", "e5m2", "bf16"], array_sizes={"e4m3": [2, 4, 8], "e5m2": [2, 4, 8], "bf16": [2]},
+                 mac_accs={f: list(v) for f, v in DEFAULT_MAC_ACCS.items()})
 
 
 def quick_sweep() -> Sweep:
-    """A small sweep for tests and smoke runs: E4M3 multipliers and MAC PEs, a 2×2 array, k_max = 16."""
+    """A small sweep for tests and smoke runs: E4M3 multipliers and MAC PEs (Kulisch and FP32
+    accumulators), a 2×2 array (Kulisch), k_max = 16."""
     return Sweep(formats=["e4m3"], array_sizes={"e4m3": [2]}, k_max=16,
-                 targets=("generic", "ice40", "ice40_pnr"))
+                 targets=("generic", "ice40", "ice40_pnr"), mac_accs={"e4m3": ["fp32"]})
 
 
 def transistors(res: dict, point: DesignPoint) -> float | None:
@@ -161,23 +181,66 @@ def _acc_suffix(sweep: Sweep, acc: str) -> str:
     return "" if acc == sweep.acc else f"_{identifier(acc)}"
 
 
+def acc_label(acc: str) -> str:
+    """A short name of a canonical accumulator: ``kulisch``, ``fp32`` (``float:fp32:rne``), ``e8m13:rtz``."""
+    name = accumulator(acc).name
+    if name.startswith("float:"):
+        name = name[len("float:"):]
+        name = name[: -len(":rne")] if name.endswith(":rne") else name
+    return name
+
+
+# what mac_by_acc reads per MAC PE: (key, target, result field)
+MAC_FIGURES = (("transistors", "generic", "transistors"), ("depth", "generic", "depth"),
+               ("ice40_lut4", "ice40", "lut4"), ("ice40_fmax_mhz", "ice40_pnr", "fmax_mhz"),
+               ("ecp5_lut4", "ecp5", "lut4"), ("ecp5_fmax_mhz", "ecp5_pnr", "fmax_mhz"))
+
+
+def _figure(res: dict, point: DesignPoint, target: str, key: str) -> float | None:
+    v = res.get((point.name, target), {}).get(key)
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def mac_by_acc(sweep: Sweep, res: dict) -> dict[str, dict[str, dict]]:
+    """Per format and MAC PE accumulator (``Sweep.mac_accs_of``): ``{kind: {MAC_FIGURES key: value}}``
+    for every product kind, ``saving`` (transistors, ``CANDIDATE`` vs ``BASELINE``), ``design``
+    (the ``CANDIDATE`` MAC PE's name) and ``label`` (``acc_label``). Missing figures are None."""
+    out: dict[str, dict[str, dict]] = {}
+    for name in sweep.formats:
+        rows: dict[str, dict] = {}
+        for acc in sweep.mac_accs_of(name):
+            row: dict[str, object] = {"label": acc_label(acc), "design": sweep.mac_point(name, CANDIDATE, acc).name}
+            for k in sweep.kinds:
+                p = sweep.mac_point(name, k, acc)
+                row[k] = {key: _figure(res, p, target, field_) for key, target, field_ in MAC_FIGURES}
+            t = {k: row[k]["transistors"] for k in sweep.kinds}     # type: ignore[index]
+            row["saving"] = saving(t.get(CANDIDATE), t.get(BASELINE))
+            rows[acc] = row
+        out[name] = rows
+    return out
+
+
 def summarize(sweep: Sweep, res: dict) -> dict:
     """Headline figures per format: the L-Mul PE vs the RNE multiplier element-wise, and every
     product kind's MAC PE and arrays (transistors per MAC) with the ``CANDIDATE`` vs ``BASELINE``
     saving. Keys for the headline accumulator are ``mac_pe_<kind>_transistors``, ``mac_pe_saving``,
     ``array_<n>x<n>_<kind>_transistors_per_mac``, ``array_<n>x<n>_saving``; further accumulators
-    add ``_<acc>`` after the kind (``mac_pe_lmul_<acc>_transistors``, ``mac_pe_<acc>_saving``)."""
+    add ``_<acc>`` after the kind (``mac_pe_lmul_<acc>_transistors``, ``mac_pe_<acc>_saving``,
+    ``<acc>`` = ``identifier`` of the canonical name, e.g. ``float_fp32_rne``); MAC PEs have every
+    accumulator of ``Sweep.mac_accs_of``, arrays those of ``Sweep.accs``."""
     head: dict[str, dict] = {}
     for name in sweep.formats:
         units = unit_points(name)
         t_l, t_m = transistors(res, units["lmul_pe"]), transistors(res, units["fp_multiplier"])
         row: dict[str, object] = {"lmul_pe_transistors": t_l, "fp_multiplier_transistors": t_m,
                                   "elementwise_saving": saving(t_l, t_m)}
-        for acc in sweep.accs:
+        for acc in sweep.mac_accs_of(name):
             sfx = _acc_suffix(sweep, acc)
             mac = {k: transistors(res, sweep.mac_point(name, k, acc)) for k in sweep.kinds}
             row.update({f"mac_pe_{k}{sfx}_transistors": v for k, v in mac.items()})
             row[f"mac_pe{sfx}_saving"] = saving(mac.get(CANDIDATE), mac.get(BASELINE))
+        for acc in sweep.accs:
+            sfx = _acc_suffix(sweep, acc)
             for n in sweep.array_sizes.get(name, []):
                 arr = {k: transistors(res, sweep.array_point(name, k, acc, n)) for k in sweep.kinds}
                 row.update({f"array_{n}x{n}_{k}{sfx}_transistors_per_mac": v / (n * n) if v else None

@@ -155,6 +155,19 @@ def test_exact_matmul_is_the_fp32_rounding_of_the_quantised_product() -> None:
     assert paper.rel_fro(got, a @ b) > 0 and paper.rel_fro(a @ b, a @ b) == 0
 
 
+def test_accumulator_item_is_the_study_rendered(quick_data: dict) -> None:
+    """Item 6 is ``lmul.acc_numerics``' data (quick size in a quick run), rendered by its own
+    Markdown under the paper's heading, its plot linked."""
+    from lmul import acc_numerics
+    acc = quick_data["accumulators"]
+    assert acc["size"] == "quick" and acc["seed"] == quick_data["seed"]
+    assert [s["name"] for s in acc["settings"]] == [s.name for s in acc_numerics.QUICK_SETTINGS]
+    md = paper.markdown(quick_data)
+    sec = md.split("### 6. Accumulators")[1].split("\n### Summary (computed)")[0]
+    assert acc_numerics.markdown(acc, "###", paper.PLOTS[4]).split("\n", 1)[1] in sec
+    assert len(paper.PLOTS) == 5 and f"]({paper.PLOTS[4]})" in sec
+
+
 def test_matmul_summary_is_computed_from_the_numbers(quick_data: dict) -> None:
     mm = quick_data["matmul"]
     assert set(mm["vs_float64"]) == set(paper.MATRICES)
@@ -183,13 +196,15 @@ def test_horowitz_reconstructions_recompute_from_the_table() -> None:
 
 
 def fake_report(path: Path) -> dict[str, int]:
-    """A report JSON with made-up generic transistor counts for the E4M3 unit designs and MAC PEs."""
+    """A report JSON with made-up generic transistor counts for the E4M3 unit designs and MAC PEs
+    (Kulisch and FP32 accumulators)."""
     t = {"lmul_pe_e4m3_l0": 600, "fp_multiplier_e4m3_l0": 2000, "fp_multiplier_exact_e4m3_l0": 800,
          "int_adder_7b_l0": 250, "int_multiplier_4b_l0": 450, "mac_pe_exact_e4m3_kulisch_k256_fp32": 10000,
-         "mac_pe_lmul_e4m3_kulisch_k256_fp32": 9000}
+         "mac_pe_lmul_e4m3_kulisch_k256_fp32": 9000, "mac_pe_exact_e4m3_float_fp32_rne_k256_fp32": 12000,
+         "mac_pe_lmul_e4m3_float_fp32_rne_k256_fp32": 11000}
     results = [{"name": n, "target": "generic", "transistors": v, "cells": v // 4, "depth": 10} for n, v in t.items()]
-    path.write_text(json.dumps({"sweep": {"formats": ["e4m3"], "array_sizes": {}, "k_max": 256},
-                                "results": results}))
+    path.write_text(json.dumps({"sweep": {"formats": ["e4m3"], "array_sizes": {}, "k_max": 256,
+                                          "mac_accs": {"e4m3": ["fp32"]}}, "results": results}))
     return t
 
 
@@ -211,6 +226,13 @@ def test_cli_quick_from_a_report_json(tmp_path: Path) -> None:
     assert e["elementwise_bare_adder"] == pytest.approx(1 - t["int_adder_7b_l0"] / t["fp_multiplier_e4m3_l0"])
     mac_l, mac_e = t["mac_pe_lmul_e4m3_kulisch_k256_fp32"], t["mac_pe_exact_e4m3_kulisch_k256_fp32"]
     assert e["mac_pe"] == pytest.approx(1 - mac_l / mac_e)
+    fp32_l, fp32_e = t["mac_pe_lmul_e4m3_float_fp32_rne_k256_fp32"], t["mac_pe_exact_e4m3_float_fp32_rne_k256_fp32"]
+    assert e["mac_pe_by_acc"] == {"kulisch": pytest.approx(1 - mac_l / mac_e),
+                                  "fp32": pytest.approx(1 - fp32_l / fp32_e)}
+    assert f"| dot product: MAC PE, fp32 accumulator (per MAC) | {100 * (1 - fp32_l / fp32_e):.1f} % | 80 % |" in md
+    assert "| dot product: MAC PE, kulisch (exact) accumulator (per MAC) | 10.0 % | 80 % |" in md
+    assert "- MAC PE saving by accumulator (claim 80 %): e4m3: kulisch 10.0 %, fp32 8.3 %." in md
+    assert data["accumulators"]["size"] == "quick" and "### 6. Accumulators" in md
     assert data["gates"]["cost"]["e4m3"]["lmul_pe"] == {"cells": 150, "transistors": 600, "depth": 10}
     assert "| FP multiplier, RNE-rounded | 500 / 2,000 / 10 |" in md
     assert "could not be checked" in md and "not available" in md

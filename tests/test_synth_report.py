@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from lmul.arith import accumulator
 from lmul.formats import FormatError
-from lmul.report import Sweep, run_report
-from lmul.scripts.synth import DesignPoint, run_points, synthesize
+from lmul.report import Sweep, markdown, run_report
+from lmul.scripts.synth import TARGETS, DesignPoint, run_points, synthesize
+from lmul.sweep import acc_label, default_sweep, mac_by_acc, quick_sweep, summarize
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +74,82 @@ def test_report_folder(tmp_path: Path) -> None:
     md = (tmp_path / "report.md").read_text()
     assert "| e2m1 |" in md and "Verification smoke" in md
     assert data["headline"]["e2m1"] == head            # the JSON holds what the run returned
+    # by accumulator (this sweep: kulisch only), and the accumulator study from the numerics
+    row = js["saving_by_acc"]["e2m1"]["kulisch"]
+    assert row["saving"] == pytest.approx(head["mac_pe_saving"]) and row["lmul"]["ice40_lut4"] > 0
+    assert "## Saving per MAC, by accumulator" in md and "k_max = 4, FP32 results" in md
+    assert f"| e2m1 | kulisch | {row['lmul']['transistors']:,} / {row['exact']['transistors']:,} |" in md
+    assert js["numerics"]["accumulators"]["size"] == "quick"
+    assert js["paper_claims"]["accumulators"] == js["numerics"]["accumulators"]     # computed once
+    assert (tmp_path / "paper_accumulators.png").stat().st_size > 10_000 and "](paper_accumulators.png)" in md
+    assert "paper_accumulators.png" in js["plots"] and md.count("#### The accumulator's own error") == 1
+
+
+# --- the sweep's accumulators and the by-accumulator table, from made-up results --------------------------
+
+def test_sweeps_cover_the_accumulators() -> None:
+    """Default: MAC PEs of E4M3/E5M2 with kulisch, fp32, fp16, bf16, BF16 with kulisch and fp32, on
+    every target; arrays on kulisch only. Quick: E4M3 MAC PEs with kulisch and fp32."""
+    d = default_sweep()
+    macs = {(p.fmt, p.params.kind, p.params.acc, t) for p, t in d.points() if p.design == "mac_pe"}
+    want = {f: ["kulisch", "fp32", "fp16", "bf16"] for f in ("e4m3", "e5m2")} | {"bf16": ["kulisch", "fp32"]}
+    assert macs == {(f, k, accumulator(a).name, t) for f, accs in want.items() for a in accs
+                    for k in ("exact", "lmul") for t in TARGETS}
+    assert {p.params.acc for p, _ in d.points() if p.design == "systolic_array"} == {"kulisch"}
+    assert d.acc == "kulisch" and d.mac_accs_of("e4m3")[0] == "kulisch"
+    q = quick_sweep()
+    assert {(p.params.acc, t) for p, t in q.points() if p.design == "mac_pe"} == \
+        {(a, t) for a in ("kulisch", "float:fp32:rne") for t in ("generic", "ice40", "ice40_pnr")}
+    assert {p.params.acc for p, _ in q.points() if p.design == "systolic_array"} == {"kulisch"}
+    assert "MAC PEs also with the accumulators e4m3: fp32" in q.describe()
+    for sw in (d, q):
+        assert Sweep.from_dict(json.loads(json.dumps(sw.to_dict()))) == sw
+    old = {k: v for k, v in q.to_dict().items() if k != "mac_accs"}     # a report JSON from before
+    assert Sweep.from_dict(old).mac_accs == {} and Sweep.from_dict(old).mac_accs_of("e4m3") == ["kulisch"]
+    assert [acc_label(a) for a in ("kulisch", "fp32", "float:bf16:rne", "e8m13:rtz")] == \
+        ["kulisch", "fp32", "bf16", "e8m13:rtz"]
+
+
+# made-up figures per (kind, acc): transistors, depth, iCE40 LUT4, iCE40 Fmax
+FAKE_MAC = {("lmul", "kulisch"): (9000, 80, 500, 11.5), ("exact", "kulisch"): (10000, 90, 600, 10.5),
+            ("lmul", "float:fp32:rne"): (11000, 120, 700, 7.5), ("exact", "float:fp32:rne"): (12000, 130, 800, 6.5)}
+
+
+def fake_results(sweep: Sweep) -> dict:
+    res: dict = {}
+    for i, (p, t) in enumerate(sweep.points()):
+        tr, depth, lut, fmax = FAKE_MAC.get((p.params.kind, p.params.acc), (1000 + i, 10, 50 + i, 50.0)) \
+            if p.design == "mac_pe" else (1000 + 7 * i, 10, 50 + i, 50.0)
+        if p.design == "systolic_array":
+            tr *= p.params.rows * p.params.cols
+        res[(p.name, t)] = ({"transistors": tr, "cells": tr // 4, "dffs": 0, "depth": depth} if t == "generic" else
+                            {"fits": True, "fmax_mhz": fmax} if t.endswith("_pnr") else
+                            {"lut4": lut, "carry": 1, "dff": 2, "dsp": 0})
+    return res
+
+
+def test_saving_by_accumulator_table() -> None:
+    q = quick_sweep()
+    res = fake_results(q)
+    head = summarize(q, res)["e4m3"]
+    assert head["mac_pe_saving"] == pytest.approx(0.1)                    # the headline keys are unchanged
+    assert head["mac_pe_lmul_transistors"] == 9000 and head["array_2x2_saving"] is not None
+    assert head["mac_pe_lmul_float_fp32_rne_transistors"] == 11000
+    assert head["mac_pe_float_fp32_rne_saving"] == pytest.approx(1 - 11000 / 12000)
+    assert not [k for k in head if k.startswith("array_") and "float" in k]  # arrays: kulisch only
+    by = mac_by_acc(q, res)["e4m3"]
+    assert list(by) == ["kulisch", "float:fp32:rne"] and by["float:fp32:rne"]["label"] == "fp32"
+    assert by["float:fp32:rne"]["lmul"] == {"transistors": 11000, "depth": 120, "ice40_lut4": 700,
+                                            "ice40_fmax_mhz": 7.5, "ecp5_lut4": None, "ecp5_fmax_mhz": None}
+    assert by["kulisch"]["design"] == "mac_pe_lmul_e4m3_kulisch_k16_fp32"
+    md = markdown(q, res, summarize(q, res), {"yosys": "Yosys test"}, {"smoke": "pass"}, None)
+    sec = md.split("## Saving per MAC, by accumulator")[1].split("\n## ")[0]
+    assert "k_max = 16, FP32 results" in sec and "80 %" in sec
+    assert "| format | accumulator | transistors L-Mul / exact | saving | logic depth L-Mul / exact | " \
+           "iCE40 LUT4 L-Mul / exact | iCE40 Fmax (MHz) L-Mul / exact |" in sec
+    assert "ECP5" not in sec                                              # no ECP5 figures in this sweep
+    assert "| e4m3 | kulisch | 9,000 / 10,000 | 10.0 % | 80 / 90 | 500 / 600 | 11.5 / 10.5 |" in sec
+    assert "| e4m3 | fp32 | 11,000 / 12,000 | 8.3 % | 120 / 130 | 700 / 800 | 7.5 / 6.5 |" in sec
+    del res[("mac_pe_lmul_e4m3_float_fp32_rne_k16_fp32", "generic")]     # a missing figure reads n/a
+    md = markdown(q, res, summarize(q, res), {}, {}, None)
+    assert "| e4m3 | fp32 | n/a / 12,000 | n/a |" in md
