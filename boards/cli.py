@@ -1,5 +1,11 @@
-"""The board commands of the ``lmul`` CLI: ``lmul build`` (bitstream, optionally programmed) and
-``lmul board`` (a checked random matmul on a board, its simulated RTL or the golden device model).
+"""The board commands of the ``lmul`` CLI: ``lmul build`` (bitstream, optionally programmed),
+``lmul program`` (an existing bitstream) and ``lmul board`` (a checked random matmul on a board, its
+simulated RTL or the golden device model).
+
+Everything is checked before the (long) tool runs: the configuration (``LinkConfig``), whether the
+array can fit the board (``targets.check_fit``: refused in seconds), the output folder, and with
+``--program`` whether openFPGALoader is there (``targets.find_loader``). Bitstreams go to
+``lmul.build_root() / "boards" / BOARD`` unless ``--out`` says otherwise.
 
 ``lmul.cli.build_parser`` registers them with ``add_commands``; argument errors and
 ``FormatError`` / ``LinkError`` from the command bodies are reported by ``lmul.cli.main`` (one
@@ -17,9 +23,10 @@ from pathlib import Path
 from lmul.arith import PRODUCT_KINDS
 from lmul.formats import FormatError
 
-__all__ = ["add_commands", "board_options", "cmd_board", "cmd_build"]
+__all__ = ["add_commands", "board_options", "cmd_board", "cmd_build", "cmd_program"]
 
 BOARD_NAMES = ["icebreaker", "ulx3s"]     # keys of lmul.boards.targets.BOARDS (not imported: it loads the toolchain)
+MAX_MATMUL_ELEMENTS = 1 << 25             # lmul board: m*k + k*n + m*n (~32M; float64 copies stay below ~2 GiB)
 
 
 def _board(args: argparse.Namespace) -> object:
@@ -33,9 +40,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     """Bitstream for a board; prints utilisation and Fmax against the core clock."""
     import json
 
-    from lmul.boards.targets import build, program
+    from lmul import build_root
+    from lmul.boards.targets import build, check_fit, find_loader, program
     board = _board(args)
-    out = Path(args.out or f"build/boards/{board.name}")
+    check_fit(board)                               # seconds, not hours: refuse what cannot fit
+    if args.program:
+        find_loader()                              # before building, not after
+    out = args.check_out_dir(args.out or build_root() / "boards" / board.name)
     c = board.cfg
     print(f"building {board.name}: {c.fmt.name} {c.kind} {c.rows}x{c.cols} array, acc {c.acc}, "
           f"m/k/n max {c.m_max}/{c.k_max}/{c.n_max}, core clock {board.core_hz / 1e6:g} MHz, "
@@ -57,6 +68,34 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0 if met else 1
 
 
+def cmd_program(args: argparse.Namespace) -> int:
+    """Load an existing bitstream onto a board with openFPGALoader."""
+    import json
+
+    from lmul.boards.targets import BOARDS, find_loader, program
+    board = BOARDS[args.board]
+    bit = Path(args.bitstream)
+    if not bit.is_file():
+        raise FormatError(f"bitstream {bit}: no such file")
+    if bit.suffix != f".{board.bitstream}":
+        raise FormatError(f"bitstream {bit}: the {board.name} takes a .{board.bitstream} file "
+                          f"(lmul build --board {board.name} writes top.{board.bitstream})")
+    info = bit.with_name("build.json")              # written by `lmul build` beside the bitstream
+    if info.is_file():
+        try:
+            res = json.loads(info.read_text())
+        except ValueError:
+            res = {}
+        if res.get("board", board.name) != board.name:
+            raise FormatError(f"bitstream {bit} was built for the {res['board']} ({info}), not the {board.name}")
+        if res.get("timing_met") is False:
+            raise FormatError(f"bitstream {bit} failed timing ({info}); not programming it")
+    find_loader()
+    program(board, str(bit))
+    print(f"programmed the {board.name} with {bit}")
+    return 0
+
+
 def cmd_board(args: argparse.Namespace) -> int:
     """Run a random matmul on a board (serial port), its RTL in simulation, or the golden model."""
     import numpy as np
@@ -66,6 +105,10 @@ def cmd_board(args: argparse.Namespace) -> int:
     board = _board(args)
     if args.baud and not args.port:
         raise FormatError("--baud applies to a serial port (--port) only")
+    elems = args.m * args.k + args.k * args.n + args.m * args.n
+    if elems > MAX_MATMUL_ELEMENTS:
+        raise FormatError(f"--m {args.m} --k {args.k} --n {args.n}: A, B and C hold {elems:,} elements, more than "
+                          f"the {MAX_MATMUL_ELEMENTS:,} this check runs with (each is kept in float64 several times)")
     if args.port:
         transport = SerialTransport(args.port, args.baud or board.baud)
     elif args.sim:
@@ -113,20 +156,28 @@ def board_options(s: argparse.ArgumentParser, size: Callable[[str], tuple[int, i
     s.add_argument("--acc", help="accumulator (default: the board's, kulisch)")
     s.add_argument("--size", type=size, help="array RxC (default: the board's)")
     for d in "mkn":
-        s.add_argument(f"--{d}-max", type=positive_int, help=f"largest {d.upper()} per request")
+        s.add_argument(f"--{d}-max", type=positive_int, help=f"largest {d.upper()} per request (at most 65535: "
+                       "the protocol's 16-bit fields and frames)")
 
 
 def add_commands(sub: argparse._SubParsersAction, *, size: Callable[[str], tuple[int, int]],
-                 positive_int: Callable[[str], int]) -> None:
-    """Register ``build`` and ``board`` on the ``lmul`` sub-command parser ``sub``; ``size`` and
-    ``positive_int`` are the CLI's argument types (passed in: this module does not import
-    ``lmul.cli``, which imports it)."""
+                 positive_int: Callable[[str], int], seed: Callable[[str], int] = int,
+                 check_out_dir: Callable[[str | Path], Path] | None = None) -> None:
+    """Register ``build``, ``program`` and ``board`` on the ``lmul`` sub-command parser ``sub``;
+    ``size``, ``positive_int`` and ``seed`` are the CLI's argument types and ``check_out_dir`` its output
+    folder check (passed in: this module does not import ``lmul.cli``, which imports it)."""
     s = sub.add_parser("build", help="bitstream for an FPGA board (YoWASP tools); prints utilisation and Fmax")
     board_options(s, size, positive_int)
-    s.add_argument("--out", help="build folder (default build/boards/BOARD)")
-    s.add_argument("--seed", type=int, default=1, help="nextpnr seed")
-    s.add_argument("--program", action="store_true", help="load the bitstream with openFPGALoader")
-    s.set_defaults(func=cmd_build)
+    s.add_argument("--out", help="build folder (default: BUILD/boards/BOARD; BUILD is $LMUL_BUILD, else ./build)")
+    s.add_argument("--seed", type=seed, default=1, help="nextpnr seed (default 1)")
+    s.add_argument("--program", action="store_true",
+                   help="load the bitstream with openFPGALoader (checked to be there before building)")
+    s.set_defaults(func=cmd_build, check_out_dir=check_out_dir or Path)
+
+    s = sub.add_parser("program", help="load an existing bitstream onto a board with openFPGALoader")
+    s.add_argument("--board", choices=BOARD_NAMES, default="icebreaker", help="target board")
+    s.add_argument("bitstream", help="bitstream file (lmul build: BUILD/boards/BOARD/top.bin or top.bit)")
+    s.set_defaults(func=cmd_program)
 
     s = sub.add_parser("board", help="run a checked random matmul on a board, its simulation, or the golden model")
     board_options(s, size, positive_int)
@@ -136,5 +187,5 @@ def add_commands(sub: argparse._SubParsersAction, *, size: Callable[[str], tuple
     s.add_argument("--baud", type=positive_int, help="serial rate (default: the board's, 115200)")
     for d, v in zip("mkn", (8, 16, 8), strict=True):
         s.add_argument(f"--{d}", type=positive_int, default=v, help=f"{d.upper()} (default {v})")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=seed, default=0, help="random seed of the matrices (default 0)")
     s.set_defaults(func=cmd_board)

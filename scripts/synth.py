@@ -14,7 +14,8 @@ Targets (each a pure function of the design's Verilog, cached by a content hash)
   ``IOHarness`` placed and routed by nextpnr with a fixed seed; achieved Fmax and utilisation.
 
 Tools are found through env vars ``YOSYS``, ``NEXTPNR_ICE40``, ``NEXTPNR_ECP5`` (default: the
-YoWASP commands).
+YoWASP commands). Results are cached under ``lmul.build_root() / "synth" / "cache"`` (``$LMUL_BUILD``,
+else ``./build``: the one build folder of the whole project), work folders under ``.../synth``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
+from lmul import build_root
 from lmul.designs import DESIGNS, DesignParams, build_design, identifier, module_name
 from lmul.errors import ParameterError
 from lmul.formats import FormatError, get_format
@@ -44,7 +46,6 @@ __all__ = ["INT_DESIGNS", "POINT_DESIGNS", "TARGETS", "DesignPoint", "SynthError
 
 TARGETS = ("generic", "ice40", "ecp5", "ecp5_nodsp", "ice40_pnr", "ecp5_pnr")
 CACHE_VERSION = "2"
-BUILD = Path(os.environ.get("LMUL_BUILD", Path.cwd() / "build"))
 
 
 class SynthError(RuntimeError):
@@ -233,12 +234,13 @@ def synthesize(point: DesignPoint, target: str, *, timeout: float = 3600, cache:
     vtext, top = _verilog(point, harness)
     key_src = json.dumps([CACHE_VERSION, target, tool_versions(), vtext], sort_keys=True)
     key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
-    cache_file = BUILD / "synth" / "cache" / f"{key}.json"
+    synth_dir = build_root() / "synth"
+    cache_file = synth_dir / "cache" / f"{key}.json"
     if cache and cache_file.exists():
         return json.loads(cache_file.read_text())
-    (BUILD / "synth").mkdir(parents=True, exist_ok=True)
+    synth_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    with tempfile.TemporaryDirectory(dir=BUILD / "synth", prefix=f"{point.name}-{target}-") as tmp:
+    with tempfile.TemporaryDirectory(dir=synth_dir, prefix=f"{point.name}-{target}-") as tmp:
         work = Path(tmp)
         if target == "generic":
             res = _generic(vtext, top, work, timeout)

