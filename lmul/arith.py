@@ -35,17 +35,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from lmul.errors import ParameterError, check_int
+from lmul.errors import ParameterError, check_choice, check_int
 from lmul.formats import NAMED_FORMATS, FloatFormat, FormatError, Overflow, get_format
 
 __all__ = [
     "ACCUMULATORS",
+    "ALIGNS",
+    "N_CHOICES",
     "PRODUCT_KINDS",
+    "W_MAX",
     "AccKind",
     "Accumulator",
     "ProductKind",
     "Registry",
     "accumulator",
+    "check_dot_unit",
     "check_lmul_format",
     "fp_product_bits",
     "kulisch_bits",
@@ -353,3 +357,37 @@ ACCUMULATORS.register(AccKind(
     FLOAT_ACC, "floating-point accumulator: acc <- round(acc + exact product) in a format, RNE or RTZ",
     "lmul.sim.fp_accumulator:fp_accumulate", "lmul.rtl.fp_accumulator:FloatAccumulator",
     lambda fmt, kind, k_max, params: _float_state_bits(params), parse_float_acc))
+
+
+# --- fused N-term dot-product unit parameters (lmul.sim.dot_unit, lmul.rtl.dot_unit) ----------------
+
+N_CHOICES = (1, 2, 4, 8, 16, 32)
+ALIGNS = ("exact", "block")
+W_MAX = 64
+
+
+def check_dot_unit(n: object, acc: str | Accumulator, align: object, w: object, promote: object) -> Accumulator:
+    """Validate the ``DotUnit`` / ``dot_unit`` parameters (spec: ``lmul.sim.dot_unit``); returns the
+    parsed accumulator. ``TypeError`` for values of the wrong type, ``ParameterError`` naming the
+    parameter and its allowed values otherwise. Shared by the golden model and the RTL."""
+    check_choice("n", check_int("n", n), N_CHOICES)
+    if not isinstance(align, str):
+        raise TypeError(f"align must be a str, got {type(align).__name__} {align!r}")
+    check_choice("align", align, ALIGNS)
+    a = accumulator(acc)
+    is_float = a.kind.name == FLOAT_ACC
+    if align == "block":
+        if not is_float:
+            raise ParameterError(f"align='block' needs a float accumulator (acc=fp32, bf16, ...), got acc={a.name!r}")
+        if w is None:
+            raise ParameterError(f"align='block' needs w, the window width in bits: an int in 1..{W_MAX}")
+        check_int("w", w, 1, W_MAX)
+    elif w is not None:
+        raise ParameterError(f"w is the block window width, only for align='block'; got w={w!r} with align='exact'")
+    if promote is not None:
+        check_int("promote", promote, 1)
+        if not is_float:
+            raise ParameterError(f"promote needs a float accumulator (acc=fp32, bf16, ...), got acc={a.name!r}")
+        if promote % n:       # type: ignore[operator]
+            raise ParameterError(f"promote must be a positive multiple of n = {n}, got {promote}")
+    return a

@@ -6,13 +6,21 @@ one value of the accumulator format A and adds one exact product per cycle, roun
 step (a fused add: the product is never rounded on its own); ``FloatConverter`` (the finisher)
 converts a finished A value to the output format (RNE), or passes it through when the formats
 agree. ``product_sig_bits`` bounds the significant bits of a product, which sets the adder width.
+
+The datapath is also available as functions, so other units reuse the very same step
+(``rtl/dot_unit.py``: its exact mode, its FP32 promotion): ``normalise_operand`` (stage 1: an
+addend's leading-zero count and left shift into an MSB-aligned significand and exponent),
+``accumulate_step`` (stage 2: ``round_A(acc + addend)``, combinational), sized by ``StepShape``;
+``round_sum`` (normalise and round, optionally from below A's normal range).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
-from amaranth.lib import wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from lmul.arith import (
@@ -30,7 +38,8 @@ from lmul.rtl.float_layout import FloatLayout, classify, pack_result
 from lmul.rtl.products import ProductLayout
 from lmul.rtl.rounding import round_to_format, signed_width
 
-__all__ = ["FloatAccumulator", "FloatConverter", "product_sig_bits", "round_sum"]
+__all__ = ["FloatAccumulator", "FloatConverter", "StepShape", "accumulate_step", "leading_zeros_tree",
+           "normalise_operand", "product_sig_bits", "round_sum", "start_bits"]
 
 
 def product_sig_bits(fmt: FloatFormat, kind: str | ProductKind) -> int:
@@ -67,7 +76,7 @@ def _const_bits(fmt: FloatFormat, value: float) -> int:
 
 
 def round_sum(m: Module, fmt: FloatFormat, mode: str, mag: Value, d: Value, zero: Value, sign: Value,
-              special: Value, special_bits: Value) -> Signal:
+              special: Value, special_bits: Value, *, below_min: bool = False) -> Signal:
     """Round ``mag`` (an unsigned integer whose top bit has biased exponent ``d + 1`` in ``fmt``,
     ``d >= 0``) to ``fmt`` with ``mode`` (``rne``/``rtz``) and pack it (``pack_result``).
 
@@ -75,18 +84,37 @@ def round_sum(m: Module, fmt: FloatFormat, mode: str, mag: Value, d: Value, zero
     (the exponent stops at the subnormal binade), take ``m + 1`` bits, guard and sticky; ``rne``
     adds ``guard & (sticky | lsb)``, ``rtz`` nothing and clamps an overflowing field to the
     largest finite one (``rne`` overflows per the format's policy). Needs ``len(mag) >= m + 3``.
+
+    ``below_min=True`` also takes ``d < 0`` (``mag`` entirely below the smallest normal binade):
+    then ``mag`` is shifted right by ``min(-d, m + 2)`` onto the subnormal grid, the bits shifted
+    out joining the sticky bit (``round_to_format``'s denormalising path).
     """
     mb, w = fmt.man_bits, len(mag)
     assert w >= mb + 3, "round_sum needs a guard bit and a sticky bit below the significand"
     lz = leading_zeros_tree(m, mag, "sum_lz")
     lshift = Signal(range(w + 1), name="sum_lshift")
-    m.d.comb += lshift.eq(Mux(d < lz, d, lz))
     ebase = Signal(len(d), name="sum_ebase")
-    m.d.comb += ebase.eq(d - lshift)
     norm = Signal(w, name="sum_norm")
-    m.d.comb += norm.eq(mag << lshift)
-    n_trunc = norm[w - mb - 1:]
-    round_up = norm[w - mb - 2] & (norm[:w - mb - 2].any() | n_trunc[0]) if mode == "rne" else Const(0)
+    if not below_min:
+        m.d.comb += lshift.eq(Mux(d < lz, d, lz))
+        m.d.comb += ebase.eq(d - lshift)
+        m.d.comb += norm.eq(mag << lshift)
+        n_trunc = norm[w - mb - 1:]
+        guard, sticky = norm[w - mb - 2], norm[:w - mb - 2].any()
+    else:
+        r = mb + 2                                  # right-shift room: anything further is all sticky
+        rshift = Signal(range(r + 1), name="sum_rshift")
+        with m.If(d < 0):
+            m.d.comb += [lshift.eq(0), rshift.eq(Mux(-d > r, r, -d)), ebase.eq(0)]
+        with m.Else():
+            m.d.comb += [lshift.eq(Mux(d < lz, d, lz)), rshift.eq(0), ebase.eq(d - lshift)]
+        m.d.comb += norm.eq(mag << lshift)
+        ext = Signal(w + r, name="sum_ext")
+        m.d.comb += ext.eq(Cat(Const(0, r), norm) >> rshift)
+        top = w + r
+        n_trunc = ext[top - mb - 1:]
+        guard, sticky = ext[top - mb - 2], ext[:top - mb - 2].any()
+    round_up = guard & (sticky | n_trunc[0]) if mode == "rne" else Const(0)
     field = Signal(len(d) + mb + 2, name="sum_field")
     m.d.comb += field.eq((ebase << mb) + n_trunc + round_up)
     over = Signal(name="sum_over")
@@ -96,6 +124,115 @@ def round_sum(m: Module, fmt: FloatFormat, mode: str, mag: Value, d: Value, zero
     clamped = Signal(len(field), name="sum_field_rtz")
     m.d.comb += clamped.eq(Mux(field > fmt.max_finite_field, fmt.max_finite_field, field))
     return pack_result(m, fmt, clamped, over, zero, sign, special, special_bits)
+
+
+def start_bits(fmt: FloatFormat) -> int:
+    """The accumulator's start value: -0 (+0 in FNUZ formats, which have no -0)."""
+    return fmt.sign_mask if fmt.has_neg_zero else 0
+
+
+@dataclass(frozen=True)
+class StepShape:
+    """Sizes of one accumulate step into A (``accumulate_step``) for an addend normalised by
+    ``normalise_operand``: ``sig`` = S, the significand width of both operands (the addend's
+    ``W`` kept bits or A's ``man_bits + 1``, the larger); ``e_low`` the exponent given to a zero
+    addend (below everything); ``e_hi`` the largest exponent either operand can have; all
+    exponents biased in A."""
+
+    sig: int
+    e_low: int
+    e_hi: int
+
+    @classmethod
+    def of(cls, a_fmt: FloatFormat, lo: int, hi: int, w: int) -> StepShape:
+        """For addends whose leading bit has a biased-A exponent in ``lo..hi``, ``w`` bits kept."""
+        return cls(max(w, a_fmt.man_bits + 1), min(1, lo) - 1, max((1 << a_fmt.exp_bits) - 1, hi))
+
+    @property
+    def eshape(self) -> Shape:
+        return signed(signed_width(self.e_low, self.e_hi))
+
+
+def normalise_operand(m: Module, mag: Value, top_exp: int | Value, shape: StepShape, w: int,
+                      name: str) -> tuple[Signal, Signal]:
+    """Combinational: an unsigned addend ``mag`` whose bit ``len(mag) - 1`` has biased-A exponent
+    ``top_exp`` -> (``shape.sig``-bit significand, MSB-aligned: its top bit set unless zero, with
+    the top ``w`` bits of the normalised ``mag`` (the addend may span no more); exponent of that
+    top bit, ``shape.e_low`` for zero). Leading-zero count and left shift."""
+    width = len(mag)
+    lz = leading_zeros_tree(m, mag, f"{name}_lz")
+    zero = Signal(name=f"{name}_zero")
+    norm = Signal(width, name=f"{name}_norm")
+    m.d.comb += [zero.eq(mag == 0), norm.eq(mag << lz)]
+    sig = Signal(shape.sig, name=f"{name}_sig")
+    exp = Signal(shape.eshape, name=f"{name}_exp")
+    m.d.comb += [sig.eq(Cat(Const(0, shape.sig - w), norm[width - w:])), exp.eq(Mux(zero, shape.e_low, top_exp - lz))]
+    return sig, exp
+
+
+def accumulate_step(m: Module, a_fmt: FloatFormat, mode: str, acc: data.View, shape: StepShape, sig: Value,
+                    exp: Value, sign: Value, nan_in: Value, inf_in: Value) -> Signal:
+    """Combinational: ``round_A(acc + addend)``, one float-accumulator step (golden
+    ``lmul.sim.fp_accumulator.step``) of the A value ``acc`` (a ``FloatLayout(A)`` view) and an
+    addend given as ``normalise_operand``'s (``sig``, ``exp``) with ``sign`` and NaN/±Inf flags
+    (the sign of a zero addend is ignored). Returns the A bit pattern.
+
+    Decode ``acc``, compare exponents, swap, shift the smaller operand right into an ``S + 3``-bit
+    window (guard, round, sticky), add or subtract (``S + 5``-bit two's complement), absolute
+    value, leading-zero count and left shift (stopping at A's subnormal binade), round (``rne`` or
+    ``rtz``; carry into the exponent), overflow and special mux."""
+    A, S = a_fmt, shape.sig
+    mA = A.man_bits
+    eshape = shape.eshape
+    ca = classify(m, A, acc, "acc")
+    hidden = ~ca.exp_zero
+    a_sig = Signal(S, name="a_sig")
+    m.d.comb += a_sig.eq(Cat(Const(0, S - mA - 1), acc.man, hidden))
+    if not A.subnormals:                            # never held (FTZ), but read as zero (DAZ)
+        with m.If(ca.exp_zero):
+            m.d.comb += a_sig.eq(0)
+    a_exp = Signal(eshape, name="a_exp")
+    m.d.comb += a_exp.eq(Mux(ca.exp_zero, 1, acc.exp))
+
+    a_big = Signal(name="a_big")
+    m.d.comb += a_big.eq(a_exp >= exp)
+    e_big = Signal(eshape, name="e_big")
+    diff = Signal(range(shape.e_hi - shape.e_low + 1), name="diff")
+    big, small = Signal(S, name="big_sig"), Signal(S, name="small_sig")
+    m.d.comb += [
+        e_big.eq(Mux(a_big, a_exp, exp)),
+        diff.eq(Mux(a_big, a_exp - exp, exp - a_exp)),
+        big.eq(Mux(a_big, a_sig, sig)), small.eq(Mux(a_big, sig, a_sig)),
+    ]
+    sign_big = Mux(a_big, acc.sign, sign)
+    eff_sub = acc.sign ^ sign
+    win = S + 3                                     # significand, guard, round, sticky
+    dsh = Signal(range(win + 1), name="align")
+    m.d.comb += dsh.eq(Mux(diff > win, win, diff))
+    ext = Signal(2 * win, name="align_ext")
+    m.d.comb += ext.eq(Cat(Const(0, win), Const(0, 3), small) >> dsh)
+    small_w = Signal(win, name="small_win")
+    m.d.comb += small_w.eq(ext[win:] | ext[:win].any())
+    big_w = Cat(Const(0, 3), big)
+    small_x = Signal(win + 2, name="small_x")      # ones' complement when subtracting, +1 below
+    m.d.comb += small_x.eq(Mux(eff_sub, ~Cat(small_w, Const(0, 2)), small_w))
+    total = Signal(signed(win + 2), name="sum")
+    m.d.comb += total.eq(big_w + small_x + eff_sub)
+    neg = total[-1]
+    mag = Signal(win + 1, name="sum_mag")
+    m.d.comb += mag.eq(Mux(neg, -total, total))
+    zero = Signal(name="sum_zero")
+    m.d.comb += zero.eq(mag == 0)
+
+    nan = Signal(name="res_nan")
+    inf = Signal(name="res_inf")
+    m.d.comb += [nan.eq(ca.nan | nan_in | (ca.inf & inf_in & (acc.sign ^ sign))),
+                 inf.eq((ca.inf | inf_in) & ~nan)]
+    nan_bits = A.nan_bits(0) if A.has_nan else 0
+    p_inf_bits = Mux(sign, _const_bits(A, -np.inf), _const_bits(A, np.inf))   # encode(A, ±inf)
+    special_bits = Mux(nan, nan_bits, Mux(ca.inf, acc.as_value(), p_inf_bits))
+    # mag's top bit (index win) sits one above the big operand's leading bit: exponent e_big + 1
+    return round_sum(m, A, mode, mag, e_big, zero, (sign_big ^ neg) & ~zero, nan | inf, special_bits)
 
 
 class FloatAccumulator(wiring.Component):
@@ -181,82 +318,26 @@ class FloatAccumulator(wiring.Component):
     def elaborate(self, platform: object) -> Module:
         m = Module()
         fmt, A, p = self.fmt, self.a_fmt, self.p
-        mA, P, W = A.man_bits, self.prod_bits, self.sig_bits
-        S = max(W, mA + 1)                              # significand width of both operands
+        P, W = self.prod_bits, self.sig_bits
         lp = 2 * fmt.quantum_exp                        # exponent of the product's LSB
-        e_pmax = lp + P - 1 + A.bias                    # biased-A exponent of the product MSB, top
-        e_low = min(1, lp + A.bias) - 1                 # a zero product's exponent: below everything
-        e_hi = max((1 << A.exp_bits) - 1, e_pmax)
-        eshape = signed(signed_width(e_low, e_hi))
+        shape = StepShape.of(A, lp + A.bias, lp + P - 1 + A.bias, W)
 
         # --- stage 1: normalise the product ------------------------------------------------------
-        lz = leading_zeros_tree(m, p.mag, "p_lz")
-        p_zero = Signal()
-        p_norm = Signal(P)
-        m.d.comb += [p_zero.eq(p.mag == 0), p_norm.eq(p.mag << lz)]
+        sig, exp = normalise_operand(m, p.mag, lp + P - 1 + A.bias, shape, W, "p")
         s1 = {n: Signal(name=f"s1_{n}") for n in ("valid", "last", "sign", "nan", "inf")}
-        s1_sig = Signal(S, name="s1_sig")               # MSB-aligned (bit S-1 set unless zero)
-        s1_exp = Signal(eshape, name="s1_exp")          # biased-A exponent of bit S-1
+        s1_sig = Signal(shape.sig, name="s1_sig")       # MSB-aligned (bit S-1 set unless zero)
+        s1_exp = Signal(shape.eshape, name="s1_exp")    # biased-A exponent of bit S-1
         with m.If(self.en):
             m.d.sync += [
                 s1["valid"].eq(self.valid), s1["last"].eq(self.valid & self.last),
                 s1["sign"].eq(p.sign), s1["nan"].eq(p.nan), s1["inf"].eq(p.inf),
-                s1_sig.eq(Cat(Const(0, S - W), p_norm[P - W:])),
-                s1_exp.eq(Mux(p_zero, e_low, e_pmax - lz)),
+                s1_sig.eq(sig), s1_exp.eq(exp),
             ]
 
         # --- stage 2: the accumulate loop -------------------------------------------------------
-        start = A.sign_mask if A.has_neg_zero else 0    # -0 (FNUZ: +0)
+        start = start_bits(A)                           # -0 (FNUZ: +0)
         acc = Signal(self.state_layout, init=self.state_layout.from_bits(start), name="acc")
-        ca = classify(m, A, acc, "acc")
-        hidden = ~ca.exp_zero
-        a_sig = Signal(S, name="a_sig")
-        m.d.comb += a_sig.eq(Cat(Const(0, S - mA - 1), acc.man, hidden))
-        if not A.subnormals:                            # never held (FTZ), but read as zero (DAZ)
-            with m.If(ca.exp_zero):
-                m.d.comb += a_sig.eq(0)
-        a_exp = Signal(eshape, name="a_exp")
-        m.d.comb += a_exp.eq(Mux(ca.exp_zero, 1, acc.exp))
-
-        a_big = Signal(name="a_big")
-        m.d.comb += a_big.eq(a_exp >= s1_exp)
-        e_big = Signal(eshape, name="e_big")
-        diff = Signal(range(e_hi - e_low + 1), name="diff")
-        big, small = Signal(S, name="big_sig"), Signal(S, name="small_sig")
-        m.d.comb += [
-            e_big.eq(Mux(a_big, a_exp, s1_exp)),
-            diff.eq(Mux(a_big, a_exp - s1_exp, s1_exp - a_exp)),
-            big.eq(Mux(a_big, a_sig, s1_sig)), small.eq(Mux(a_big, s1_sig, a_sig)),
-        ]
-        sign_big = Mux(a_big, acc.sign, s1["sign"])
-        eff_sub = acc.sign ^ s1["sign"]
-        win = S + 3                                     # significand, guard, round, sticky
-        dsh = Signal(range(win + 1), name="align")
-        m.d.comb += dsh.eq(Mux(diff > win, win, diff))
-        ext = Signal(2 * win, name="align_ext")
-        m.d.comb += ext.eq(Cat(Const(0, win), Const(0, 3), small) >> dsh)
-        small_w = Signal(win, name="small_win")
-        m.d.comb += small_w.eq(ext[win:] | ext[:win].any())
-        big_w = Cat(Const(0, 3), big)
-        small_x = Signal(win + 2, name="small_x")      # ones' complement when subtracting, +1 below
-        m.d.comb += small_x.eq(Mux(eff_sub, ~Cat(small_w, Const(0, 2)), small_w))
-        total = Signal(signed(win + 2), name="sum")
-        m.d.comb += total.eq(big_w + small_x + eff_sub)
-        neg = total[-1]
-        mag = Signal(win + 1, name="sum_mag")
-        m.d.comb += mag.eq(Mux(neg, -total, total))
-        zero = Signal(name="sum_zero")
-        m.d.comb += zero.eq(mag == 0)
-
-        nan = Signal(name="res_nan")
-        inf = Signal(name="res_inf")
-        m.d.comb += [nan.eq(ca.nan | s1["nan"] | (ca.inf & s1["inf"] & (acc.sign ^ s1["sign"]))),
-                     inf.eq((ca.inf | s1["inf"]) & ~nan)]
-        nan_bits = A.nan_bits(0) if A.has_nan else 0
-        p_inf_bits = Mux(s1["sign"], _const_bits(A, -np.inf), _const_bits(A, np.inf))   # encode(A, ±inf)
-        special_bits = Mux(nan, nan_bits, Mux(ca.inf, acc.as_value(), p_inf_bits))
-        # mag's top bit (index win) sits one above the big operand's leading bit: exponent e_big + 1
-        res = round_sum(m, A, self.mode, mag, e_big, zero, (sign_big ^ neg) & ~zero, nan | inf, special_bits)
+        res = accumulate_step(m, A, self.mode, acc, shape, s1_sig, s1_exp, s1["sign"], s1["nan"], s1["inf"])
 
         with m.If(self.en):
             m.d.sync += self.done.eq(0)
