@@ -100,7 +100,7 @@ from lmul.arith import (
     product_kind,
 )
 from lmul.formats import FP32, FloatFormat, decode, encode, get_format
-from lmul.sim.fp_accumulator import round_exact, step
+from lmul.sim.fp_accumulator import round_exact, step, step_specials
 from lmul.sim.fp_multiplier import to_fixed
 from lmul.sim.kulisch import accumulate
 from lmul.sim.mac_pe import products
@@ -115,21 +115,6 @@ def group_flags(nan: np.ndarray, inf: np.ndarray) -> tuple[np.ndarray, np.ndarra
     pinf, ninf = (inf > 0).any(axis=-1), (inf < 0).any(axis=-1)
     gnan = nan.any(axis=-1) | (pinf & ninf)
     return gnan, np.where(gnan, 0, np.where(pinf, 1, np.where(ninf, -1, 0))).astype(np.int8)
-
-
-def _specials(a_fmt: FloatFormat, acc_bits: np.ndarray, res: np.ndarray, nan: np.ndarray,
-              inf: np.ndarray) -> np.ndarray:
-    """The step specials of the module docstring (as ``lmul.sim.fp_accumulator.step``)."""
-    cls = a_fmt.classify(acc_bits)
-    p_inf, p_neg = inf != 0, inf < 0
-    is_nan = cls["nan"] | nan | (cls["inf"] & p_inf & (cls["sign"] != p_neg))
-    is_inf = (cls["inf"] | p_inf) & ~is_nan
-    if is_inf.any():
-        p_inf_bits = np.where(p_neg, int(encode(a_fmt, -np.inf)), int(encode(a_fmt, np.inf)))
-        res = np.where(is_inf, np.where(cls["inf"], acc_bits, p_inf_bits), res)
-    if is_nan.any():
-        res = np.where(is_nan, a_fmt.nan_bits(0), res)
-    return res
 
 
 def block_step(a_fmt: FloatFormat, mode: str, acc_bits: np.ndarray, value: np.ndarray, lsb_exp: int, w: int,
@@ -149,7 +134,7 @@ def block_step(a_fmt: FloatFormat, mode: str, acc_bits: np.ndarray, value: np.nd
     drop = np.maximum(e - w + 1 - g, 0).astype(object)[:, None]   # grid bits below 2**(E - w + 1)
     kept = (mag >> drop) << drop                                  # truncation toward zero
     s = np.where((terms < 0).astype(bool), -kept, kept).sum(axis=1)
-    return _specials(a_fmt, acc_bits, round_exact(a_fmt, mode, s, g), nan, inf)
+    return step_specials(a_fmt, acc_bits, round_exact(a_fmt, mode, s, g), nan, inf)
 
 
 def promote_step(a_fmt: FloatFormat, f_bits: np.ndarray, acc_bits: np.ndarray) -> np.ndarray:

@@ -99,7 +99,14 @@ def step(a_fmt: FloatFormat, mode: str, acc_bits: np.ndarray, value: np.ndarray,
     x = to_fixed(a_fmt, acc_bits, object) << (a_fmt.quantum_exp - grid)
     x = np.where(cls["sign"], -x, x)
     s = x + (np.asarray(value).astype(object) << (lsb_exp - grid))
-    res = round_exact(a_fmt, mode, s, grid)
+    return step_specials(a_fmt, acc_bits, round_exact(a_fmt, mode, s, grid), nan, inf)
+
+
+def step_specials(a_fmt: FloatFormat, acc_bits: np.ndarray, res: np.ndarray, nan: np.ndarray,
+                  inf: np.ndarray) -> np.ndarray:
+    """Rules 1 and 2 of the module docstring applied to a finite step result ``res``: NaN
+    (either operand NaN, or opposite infinities) -> A's positive NaN; else Inf propagates."""
+    cls = a_fmt.classify(acc_bits)
     inf = np.asarray(inf)
     p_inf, p_neg = inf != 0, inf < 0
     is_nan = cls["nan"] | np.asarray(nan, bool) | (cls["inf"] & p_inf & (cls["sign"] != p_neg))
