@@ -23,6 +23,11 @@ CONFIGS = {
                           rows=2, cols=2, m_max=5, k_max=12, n_max=5),
     "bf16-exact-2x3": dict(fmt="bf16", kind="exact", acc="kulisch", out="bf16",
                            rows=2, cols=3, m_max=5, k_max=8, n_max=7),
+    # floating-point accumulators: one rounding per step in each PE, drained through the converter
+    "e4m3-lmul-bf16acc-3x2": dict(fmt="e4m3", kind="lmul", acc="bf16", out="fp32",
+                                  rows=3, cols=2, m_max=7, k_max=20, n_max=5),
+    "e5m2-exact-e8m13rtz-2x3": dict(fmt="e5m2", kind="exact", acc="e8m13:rtz", out="fp32",
+                                    rows=2, cols=3, m_max=5, k_max=12, n_max=7),
 }
 SCENARIOS = ["random_shapes", "special_values_in_inputs", "zeros_and_max_magnitude", "back_to_back_jobs",
              "reset_in_the_middle", "refused_commands"]
