@@ -2,7 +2,8 @@
 
 Every argument is checked before any work starts (one error line, exit code 2): formats, kinds and
 accumulators by their registries, array sizes (``1..64`` per side), ``--k-max``, ``--samples`` (a
-memory estimate), seeds (``>= 0``), and output folders (``check_out_dir``: a folder that can be
+memory estimate), seeds (``>= 0``), the dot unit's ``--n``/``--align``/``--w``/``--promote`` with its
+accumulator (``lmul.arith.check_dot_unit``), and output folders (``check_out_dir``: a folder that can be
 created and written). Every build output goes under ``lmul.build_root()`` (``$LMUL_BUILD``, else
 ``./build``): the ``--out`` defaults are folders in it.
 """
@@ -114,6 +115,29 @@ def _check_params(designs: list[str], params: list[object]) -> None:
             check_params(d, p)  # type: ignore[arg-type]
 
 
+def _dot_params(args: argparse.Namespace) -> dict[str, object]:
+    """The fused dot unit's ``DesignParams`` fields from ``--n``/``--align``/``--w``/``--promote``
+    (checked with the accumulator by ``check_params`` -> ``lmul.arith.check_dot_unit``)."""
+    from lmul.designs import DesignParams
+    if args.w is not None and args.align != "block":      # a window only exists in block alignment
+        raise FormatError(f"--w {args.w} applies to --align block only (got --align {args.align})")
+    return {"n": args.n, "align": args.align, "w": DesignParams().w if args.w is None else args.w,
+            "promote": args.promote}
+
+
+def _add_dot_options(s: argparse.ArgumentParser) -> None:
+    from lmul.arith import ALIGNS, N_CHOICES, W_MAX
+    from lmul.designs import DesignParams
+    d = DesignParams()
+    s.add_argument("--n", type=int, default=d.n,
+                   help=f"dot_unit: products per beat, one of {', '.join(map(str, N_CHOICES))} (default {d.n})")
+    s.add_argument("--align", choices=ALIGNS, default=d.align, help=f"dot_unit: alignment (default {d.align})")
+    s.add_argument("--w", type=int, default=None,
+                   help=f"dot_unit: block window width in bits, 1..{W_MAX}, --align block only (default {d.w})")
+    s.add_argument("--promote", type=int, default=d.promote,
+                   help="dot_unit: promote into FP32 every P products, a multiple of --n (default 0: never)")
+
+
 def cmd_formats(args: argparse.Namespace) -> int:
     for fmt in NAMED_FORMATS.values():
         print(fmt.describe())
@@ -150,9 +174,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     accs = [accumulator(a).name for a in (args.acc or ["kulisch"])]
     get_format(args.out_format)
     base = DesignParams(latency=args.latency, rows=args.size[0], cols=args.size[1], k_max=args.k_max,
-                        out_fmt=args.out_format)
-    _check_params(designs, [base])
-    out = check_out_dir(args.out or build_root() / "verilog")
+                        out_fmt=args.out_format, **_dot_params(args))
     jobs = []
     for f in formats:
         for d in designs:
@@ -160,6 +182,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             for k in (kinds if "kind" in uses else [base.kind]):
                 for a in (accs if "acc" in uses else [base.acc]):
                     jobs.append((d, f, replace(base, kind=k, acc=a)))
+    for d, _, params in jobs:       # sizes, k_max, the dot unit's parameters with each accumulator
+        _check_params([d], [params])
+    out = check_out_dir(args.out or build_root() / "verilog")
     for i, (d, f, params) in enumerate(jobs, 1):
         path = export_design(d, f, params, out)
         print(f"[{i}/{len(jobs)}] {path} (+ .json, .md: port map)", file=sys.stderr)
@@ -207,7 +232,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     get_format(args.format)
     get_format(args.out_format)
     params = DesignParams(latency=args.latency, rows=args.size[0], cols=args.size[1], k_max=args.k_max,
-                          kind=args.kind, acc=accumulator(args.acc).name, out_fmt=args.out_format)
+                          kind=args.kind, acc=accumulator(args.acc).name, out_fmt=args.out_format,
+                          **_dot_params(args))
     from lmul.designs import DESIGNS
     if args.design in DESIGNS:
         _check_params([args.design], [params])
@@ -243,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="product kind of MACs/arrays/engines (repeatable; default: all)")
     s.add_argument("--acc", action="append", help="accumulator of MACs/arrays/engines (repeatable; default kulisch)")
     s.add_argument("--out-format", default="fp32", help="MAC/array result format (default fp32)")
+    _add_dot_options(s)
     s.add_argument("--out", help="output folder (default: BUILD/verilog; BUILD is $LMUL_BUILD, else ./build)")
     s.set_defaults(func=cmd_export)
 
@@ -289,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kind", choices=PRODUCT_KINDS.names(), default="lmul", help="MAC product kind (default lmul)")
     s.add_argument("--acc", default="kulisch", help="MAC accumulator (default kulisch)")
     s.add_argument("--out-format", default="fp32", help="MAC/array result format (default fp32)")
+    _add_dot_options(s)
     s.add_argument("--width", type=_positive_int, default=8, help="int_multiplier / int_adder width")
     s.add_argument("--jobs", type=_positive_int, default=None)
     s.set_defaults(func=cmd_synth, target=None)

@@ -22,7 +22,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
-from lmul.arith import accumulator, product_kind
+from lmul.arith import accumulator, check_dot_unit, product_kind
 from lmul.errors import ParameterError, check_int
 from lmul.formats import FloatFormat, get_format
 
@@ -40,7 +40,10 @@ MAX_ENGINE_WORDS = 1 << 20  # matmul_engine A+B memory words: the Verilog lists 
 @dataclass(frozen=True)
 class DesignParams:
     """Parameters a design may use: pipeline latency (multipliers), product kind and accumulator
-    (MACs, arrays, engines; ``lmul.arith`` registries), array size, K limit, result format."""
+    (MACs, arrays, engines, dot units; ``lmul.arith`` registries), array size, K limit, result
+    format; for the fused dot unit (``lmul.rtl.dot_unit.DotUnit``) products per beat ``n``,
+    alignment ``align`` (``exact`` or ``block``), block window ``w`` (``align="block"`` only) and
+    promotion interval ``promote`` (0: no promotion)."""
 
     latency: int = 0
     rows: int = 4
@@ -49,6 +52,10 @@ class DesignParams:
     out_fmt: str = "fp32"
     kind: str = "lmul"
     acc: str = "kulisch"
+    n: int = 4
+    align: str = "exact"
+    w: int = 14
+    promote: int = 0
 
 
 Factory = Callable[[FloatFormat, DesignParams], wiring.Component]
@@ -92,6 +99,18 @@ def _engine(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
                         n_max=4 * p.cols, acc=p.acc)
 
 
+def _dot_args(p: DesignParams) -> tuple[int | None, int | None]:
+    """``(w, promote)`` as ``DotUnit`` / ``check_dot_unit`` take them: ``w`` only for block alignment,
+    ``promote`` 0 as None (no promotion)."""
+    return (p.w if p.align == "block" else None), (p.promote or None)
+
+
+def _dot_unit(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
+    from lmul.rtl.dot_unit import DotUnit
+    w, promote = _dot_args(p)
+    return DotUnit(fmt, p.kind, p.n, p.out_fmt, k_max=p.k_max, acc=p.acc, align=p.align, w=w, promote=promote)
+
+
 MAC = ("kind", "acc", "k_max", "out_fmt")
 DESIGNS: dict[str, Design] = {d.name: d for d in (
     Design("lmul_pe", _lmul_pe, ("latency",), "L-Mul PE (one adder)"),
@@ -100,6 +119,8 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
     Design("mac_pe", _mac_pe, MAC, "MAC PE with stream ports"),
     Design("systolic_array", _array, (*MAC, "size"), "output-stationary systolic array"),
     Design("matmul_engine", _engine, (*MAC, "size"), "matmul engine (banked memories + array; m/n max 4x the size)"),
+    Design("dot_unit", _dot_unit, (*MAC, "n", "align", "promote"),
+           "fused n-term dot-product unit (exact or block alignment, optional FP32 promotion; w with block only)"),
 )}
 
 
@@ -115,9 +136,10 @@ def _design(design: str) -> Design:
 
 
 def module_name(design: str, fmt: FloatFormat, params: DesignParams) -> str:
-    """``<design>[_<kind>]_<fmt>[_<acc>_k<k_max>_<out_fmt>][_<R>x<C>][_l<latency>]``, e.g.
-    ``mac_pe_lmul_e4m3_kulisch_k256_fp32``, ``systolic_array_exact_e5m2_kulisch_k256_fp32_4x4``,
-    ``lmul_pe_e4m3_l0``: every parameter the design uses, nothing else."""
+    """``<design>[_<kind>]_<fmt>[_<acc>_k<k_max>_<out_fmt>][_<R>x<C>][_n<n>_<align>[_w<w>][_p<promote>]][_l<latency>]``,
+    e.g. ``mac_pe_lmul_e4m3_kulisch_k256_fp32``, ``systolic_array_exact_e5m2_kulisch_k256_fp32_4x4``,
+    ``dot_unit_lmul_e4m3_float_fp32_rne_k256_fp32_n4_block_w14``, ``lmul_pe_e4m3_l0``: every parameter
+    the design uses, nothing else (``w`` only with block alignment, ``p`` only when promote > 0)."""
     uses = _design(design).uses
     parts = [design]
     if "kind" in uses:
@@ -127,6 +149,14 @@ def module_name(design: str, fmt: FloatFormat, params: DesignParams) -> str:
         parts += [identifier(accumulator(params.acc).name), f"k{params.k_max}", identifier(get_format(params.out_fmt))]
     if "size" in uses:
         parts.append(f"{params.rows}x{params.cols}")
+    if "n" in uses:
+        parts.append(f"n{params.n}")
+    if "align" in uses:
+        parts.append(identifier(params.align))
+        if params.align == "block":
+            parts.append(f"w{params.w}")
+    if "promote" in uses and params.promote:
+        parts.append(f"p{params.promote}")
     if "latency" in uses:
         parts.append(f"l{params.latency}")
     return "_".join(parts)
@@ -140,13 +170,16 @@ def engine_words(params: DesignParams) -> int:
 
 def check_params(design: str, params: DesignParams) -> None:
     """``ParameterError`` for parameters outside the limits (``MAX_SIDE``, ``MAX_K``, ``MAX_ENGINE_WORDS``)
-    of what ``design`` uses; ``TypeError`` for non-ints."""
+    of what ``design`` uses, and for the dot unit's ``n``/``align``/``w``/``promote`` (with its
+    accumulator: ``lmul.arith.check_dot_unit``); ``TypeError`` for non-ints."""
     uses = _design(design).uses
     if "size" in uses:
         check_int("rows", params.rows, 1, MAX_SIDE)
         check_int("cols", params.cols, 1, MAX_SIDE)
     if "k_max" in uses:
         check_int("k_max", params.k_max, 1, MAX_K)
+    if "n" in uses:
+        check_dot_unit(params.n, params.acc, params.align, *_dot_args(params))
     if design == "matmul_engine" and engine_words(params) > MAX_ENGINE_WORDS:
         raise ParameterError(
             f"matmul_engine {params.rows}x{params.cols} with k_max {params.k_max} needs {engine_words(params):,} "
@@ -268,6 +301,8 @@ def port_map_markdown(pm: dict) -> str:
         used = ", ".join(f"{k}={pm['params'].get(k, '')}" for k in pm.get("uses", []) if k != "size")
         if "size" in pm.get("uses", []):
             used += f", size={pm['params']['rows']}x{pm['params']['cols']}"
+        if "align" in pm.get("uses", []) and pm["params"].get("align") == "block":
+            used += f", w={pm['params']['w']}"
         lines.append(f"Design `{pm['design']}`, format `{fmt.get('name')}` (`{fmt.get('spec')}`)"
                      + (f"; parameters: {used}" if used else "") + ".")
         lines.append("")

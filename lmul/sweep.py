@@ -13,6 +13,9 @@ imports the other for it:
   ``CANDIDATE`` product kind against the ``BASELINE`` kind per MAC PE and per MAC of each array.
 * ``mac_by_acc``: per format and MAC PE accumulator, both kinds' transistors, logic depth, iCE40 /
   ECP5 LUT4 and Fmax, and the saving: the "saving per MAC, by accumulator" table.
+* ``dot_units``: the fused n-term dot units (``dot_formats``; generic target only) per format and
+  alignment, both kinds' transistors in total and per MAC (/ n) and the saving: the "fused dot
+  units" table.
 * ``PAPER_ENERGY_PJ`` / ``PAPER_CLAIMS``: what the paper quotes and claims.
 
 Savings follow the energy proxy stated in ``lmul.report``: 1 − transistors(candidate) /
@@ -29,8 +32,8 @@ from lmul.formats import get_format
 from lmul.scripts.synth import TARGETS, DesignPoint
 
 __all__ = ["BASELINE", "CANDIDATE", "MAC_FIGURES", "PAPER_CLAIMS", "PAPER_ENERGY_PJ", "UNIT_DESIGNS", "Sweep",
-           "acc_label", "default_sweep", "mac_by_acc", "quick_sweep", "saving", "summarize", "transistors",
-           "unit_points"]
+           "acc_label", "default_sweep", "dot_units", "mac_by_acc", "quick_sweep", "saving", "summarize",
+           "transistors", "unit_points"]
 
 # The paper's per-operation energy table (Horowitz, ISSCC 2014, 45 nm), as quoted by
 # Luo & Sun (arXiv 2410.00907) to derive their -95 % (element-wise) and -80 % (dot product).
@@ -58,7 +61,10 @@ class Sweep:
     """What ``lmul report`` synthesises. MAC PEs and arrays are built for every product kind in
     ``kinds`` (default: all of ``PRODUCT_KINDS``) and accumulator in ``accs``, with ``k_max`` and
     results in ``out_fmt``; MAC PEs of a format also with the accumulators ``mac_accs[format]``
-    (arrays are the expensive jobs); the headline reads the first accumulator (``acc``)."""
+    (arrays are the expensive jobs); the headline reads the first accumulator (``acc``). Fused
+    dot units (``lmul.rtl.dot_unit.DotUnit``) of the formats ``dot_formats``: ``dot_n`` products per
+    beat, accumulator ``dot_acc``, each alignment of ``dot_aligns`` (block: window ``dot_w``), every
+    product kind, no promotion, ``k_max`` and ``out_fmt`` as the MACs; generic target only."""
 
     formats: list[str]
     array_sizes: dict[str, list[int]]
@@ -71,9 +77,15 @@ class Sweep:
     accs: list[str] = field(default_factory=lambda: ["kulisch"])
     out_fmt: str = "fp32"
     mac_accs: dict[str, list[str]] = field(default_factory=dict)
+    dot_formats: list[str] = field(default_factory=list)
+    dot_n: int = 4
+    dot_acc: str = "fp32"
+    dot_aligns: list[str] = field(default_factory=lambda: ["exact", "block"])
+    dot_w: int = 14
 
     def __post_init__(self) -> None:
         self.kinds = [product_kind(k).name for k in self.kinds]
+        self.dot_acc = accumulator(self.dot_acc).name
         self.accs = [accumulator(a).name for a in self.accs]
         if not self.accs:
             raise ValueError("a sweep needs at least one accumulator")
@@ -100,6 +112,11 @@ class Sweep:
     def array_point(self, fmt: str, kind: str, acc: str, size: int) -> DesignPoint:
         return DesignPoint("systolic_array", fmt, self.mac_params(kind, acc, size))
 
+    def dot_point(self, fmt: str, kind: str, align: str) -> DesignPoint:
+        """The fused dot unit of ``fmt`` with product ``kind`` and alignment ``align`` (``dot_*`` fields)."""
+        return DesignPoint("dot_unit", fmt, replace(self.mac_params(kind, self.dot_acc), n=self.dot_n, align=align,
+                                                    w=self.dot_w))
+
     def points(self) -> list[tuple[DesignPoint, str]]:
         jobs: list[tuple[DesignPoint, str]] = []
         synth_targets = [t for t in self.targets if not t.endswith("_pnr")]
@@ -115,7 +132,14 @@ class Sweep:
                         p = self.array_point(name, k, a, n)
                         jobs += [(p, t) for t in synth_targets]
                         jobs += [(p, t) for t in pnr_targets if n * n <= self.pnr_max_pes.get(t, 0)]
+        if "generic" in self.targets:
+            jobs += [(self.dot_point(f, k, a), "generic") for f in self.dot_formats for a in self.dot_aligns
+                     for k in self.kinds]
         return jobs
+
+    def dot_label(self, align: str) -> str:
+        """An alignment of the dot units in words: ``exact``, ``block w=14``."""
+        return f"block w={self.dot_w}" if align == "block" else align
 
     def parameters(self) -> str:
         """The MAC parameters in words, for every table and plot that shows MAC figures."""
@@ -131,12 +155,17 @@ class Sweep:
                 + (f" and arrays ({arrays}, counted per MAC: array transistors / (rows · cols))" if arrays else "")
                 + f" with product kinds {', '.join(self.kinds)}, {self.parameters()}"
                 + (f"; MAC PEs also with the accumulators {extra}" if extra else "")
+                + (f"; fused dot units ({', '.join(self.dot_formats)}: n = {self.dot_n}, {acc_label(self.dot_acc)} "
+                   f"accumulator, {' and '.join(self.dot_label(a) for a in self.dot_aligns)} alignment, generic "
+                   "target, counted per MAC: transistors / n)" if self.dot_formats else "")
                 + f"; targets {', '.join(self.targets)}")
 
     def to_dict(self) -> dict:
         return {"formats": self.formats, "array_sizes": self.array_sizes, "k_max": self.k_max,
                 "targets": list(self.targets), "pnr_max_pes": self.pnr_max_pes, "kinds": self.kinds,
-                "accs": self.accs, "out_fmt": self.out_fmt, "mac_accs": self.mac_accs}
+                "accs": self.accs, "out_fmt": self.out_fmt, "mac_accs": self.mac_accs,
+                "dot_formats": self.dot_formats, "dot_n": self.dot_n, "dot_acc": self.dot_acc,
+                "dot_aligns": self.dot_aligns, "dot_w": self.dot_w}
 
     @classmethod
     def from_dict(cls, d: dict) -> Sweep:
@@ -144,7 +173,9 @@ class Sweep:
         sw = cls(formats=list(d["formats"]), array_sizes={k: list(v) for k, v in d["array_sizes"].items()},
                  k_max=int(d["k_max"]))
         for key, conv in (("targets", tuple), ("pnr_max_pes", dict), ("kinds", list), ("accs", list),
-                          ("out_fmt", str), ("mac_accs", lambda v: {f: list(a) for f, a in v.items()})):
+                          ("out_fmt", str), ("mac_accs", lambda v: {f: list(a) for f, a in v.items()}),
+                          ("dot_formats", list), ("dot_n", int), ("dot_acc", str), ("dot_aligns", list),
+                          ("dot_w", int)):
             if key in d:
                 sw = replace(sw, **{key: conv(d[key])})
         return sw
@@ -156,12 +187,12 @@ DEFAULT_MAC_ACCS = {"e4m3": ["fp32", "fp16", "bf16"], "e5m2": ["fp32", "fp16", "
 
 def default_sweep() -> Sweep:
     return Sweep(formats=["e4m3", "e5m2", "bf16"], array_sizes={"e4m3": [2, 4, 8], "e5m2": [2, 4, 8], "bf16": [2]},
-                 mac_accs={f: list(v) for f, v in DEFAULT_MAC_ACCS.items()})
+                 mac_accs={f: list(v) for f, v in DEFAULT_MAC_ACCS.items()}, dot_formats=["e4m3"])
 
 
 def quick_sweep() -> Sweep:
     """A small sweep for tests and smoke runs: E4M3 multipliers and MAC PEs (Kulisch and FP32
-    accumulators), a 2×2 array (Kulisch), k_max = 16."""
+    accumulators), a 2×2 array (Kulisch), k_max = 16; no dot units."""
     return Sweep(formats=["e4m3"], array_sizes={"e4m3": [2]}, k_max=16,
                  targets=("generic", "ice40", "ice40_pnr"), mac_accs={"e4m3": ["fp32"]})
 
@@ -216,6 +247,30 @@ def mac_by_acc(sweep: Sweep, res: dict) -> dict[str, dict[str, dict]]:
             t = {k: row[k]["transistors"] for k in sweep.kinds}     # type: ignore[index]
             row["saving"] = saving(t.get(CANDIDATE), t.get(BASELINE))
             rows[acc] = row
+        out[name] = rows
+    return out
+
+
+def dot_units(sweep: Sweep, res: dict) -> dict[str, dict[str, dict]]:
+    """Per format of ``dot_formats`` and alignment: ``{kind: {"transistors", "per_mac"}}`` for every
+    product kind (``per_mac`` = transistors / n), ``saving`` (``CANDIDATE`` vs ``BASELINE``, the
+    same per MAC), ``mac_pe`` (``{kind: transistors}`` of the MAC PE with the same accumulator, None
+    when the sweep has none), ``design`` (the ``CANDIDATE`` unit's name), ``label`` and ``n``."""
+    out: dict[str, dict[str, dict]] = {}
+    for name in sweep.dot_formats:
+        rows: dict[str, dict] = {}
+        mac = sweep.dot_acc in sweep.mac_accs_of(name) and name in sweep.formats
+        for align in sweep.dot_aligns:
+            row: dict[str, object] = {"label": sweep.dot_label(align), "n": sweep.dot_n,
+                                      "design": sweep.dot_point(name, CANDIDATE, align).name}
+            for k in sweep.kinds:
+                t = transistors(res, sweep.dot_point(name, k, align))
+                row[k] = {"transistors": t, "per_mac": t / sweep.dot_n if t else None}
+            row["saving"] = saving(row.get(CANDIDATE, {}).get("transistors"),      # type: ignore[attr-defined]
+                                   row.get(BASELINE, {}).get("transistors"))       # type: ignore[attr-defined]
+            row["mac_pe"] = ({k: transistors(res, sweep.mac_point(name, k, sweep.dot_acc)) for k in sweep.kinds}
+                             if mac else None)
+            rows[align] = row
         out[name] = rows
     return out
 

@@ -367,3 +367,34 @@ def test_cocotb_and_synthesis_follow_the_build_root(tmp_path: Path, monkeypatch:
     res = synth.synthesize(synth.DesignPoint("int_adder", "e4m3", width=3), "generic")
     assert (tmp_path / "b2" / "synth" / "cache" / f"{res['key']}.json").is_file()
     assert not (tmp_path / "build").exists()
+
+
+# ---- the fused dot unit as a registry design (lmul export / lmul synth --design dot_unit) ----------------
+
+
+@pytest.mark.parametrize("args", [("--n", "3"), ("--n", "x"), ("--align", "block"), ("--align", "diagonal"),
+                                  ("--acc", "fp32", "--align", "block", "--w", "0"),
+                                  ("--acc", "fp32", "--promote", "6"), ("--w", "8")])   # --w without block
+@pytest.mark.parametrize("cmd", ["export", "synth"])
+def test_bad_dot_unit_parameters_exit_2_with_one_line(cmd: str, args: tuple[str, ...], tmp_path: Path) -> None:
+    extra = ("--out", "never-written") if cmd == "export" else ()
+    r = run(cmd, "--design", "dot_unit", "--format", "e4m3", *args, *extra, cwd=tmp_path,
+            env={"LMUL_BUILD": str(tmp_path / "never-built")})
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("lmul") and "error" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert not (tmp_path / "never-written").exists() and not (tmp_path / "never-built").exists()
+
+
+def test_export_dot_unit(tmp_path: Path) -> None:
+    r = run("export", "--design", "dot_unit", "--format", "e2m1", "--n", "2", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    for kind in ("lmul", "exact"):                  # every product kind; the export's default accumulator
+        v = tmp_path / f"dot_unit_{kind}_e2m1_kulisch_k256_fp32_n2_exact.v"
+        assert v.is_file() and f"module dot_unit_{kind}_e2m1_kulisch_k256_fp32_n2_exact(" in v.read_text()
+        pm = json.loads(v.with_suffix(".json").read_text())
+        assert pm["params"]["n"] == 2 and pm["uses"][-3:] == ["n", "align", "promote"]
+    r = run("export", "--design", "dot_unit", "--format", "e2m1", "--kind", "lmul", "--acc", "fp16", "--n", "2",
+            "--align", "block", "--w", "6", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    v = tmp_path / "dot_unit_lmul_e2m1_float_fp16_rne_k256_fp32_n2_block_w6.v"
+    assert v.is_file() and "w=6" in v.with_suffix(".md").read_text()

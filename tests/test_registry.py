@@ -92,7 +92,8 @@ def test_check_int() -> None:
 
 def test_module_names_encode_every_netlist_parameter() -> None:
     base = DesignParams()
-    variants = {"latency": 1, "kind": "exact", "k_max": 4096, "out_fmt": "bf16", "rows": 2, "cols": 8}
+    variants = {"latency": 1, "kind": "exact", "k_max": 4096, "out_fmt": "bf16", "rows": 2, "cols": 8,
+                "n": 8, "align": "block", "promote": 8, "w": 20}    # w: only with align="block" (below)
     for name, design in DESIGNS.items():
         ref = module_name(name, E4M3, base)
         assert module_name(name, E5M2, base) != ref
@@ -106,6 +107,41 @@ def test_module_names_encode_every_netlist_parameter() -> None:
     assert module_name("lmul_pe", get_format("e4m3:sat"), base) == "lmul_pe_e4m3_sat_l0"
     with pytest.raises(ParameterError, match="design must be one of"):
         module_name("mac", E4M3, base)
+
+
+def test_dot_unit_names_and_checks() -> None:
+    """The dot unit's name has n and the alignment, w only with block alignment, p only when
+    promote > 0; n/align/w/promote change no other design's name; bad values are refused."""
+    fp32 = DesignParams(acc="fp32")
+    block = DesignParams(acc="fp32", align="block")
+    assert module_name("dot_unit", E4M3, block) == "dot_unit_lmul_e4m3_float_fp32_rne_k256_fp32_n4_block_w14"
+    assert module_name("dot_unit", E4M3, fp32) == "dot_unit_lmul_e4m3_float_fp32_rne_k256_fp32_n4_exact"
+    assert module_name("dot_unit", E4M3, DesignParams(acc="fp32", n=8, promote=16)) == \
+        "dot_unit_lmul_e4m3_float_fp32_rne_k256_fp32_n8_exact_p16"
+    assert module_name("dot_unit", E4M3, DesignParams(acc="fp32", w=20)) == module_name("dot_unit", E4M3, fp32)
+    assert module_name("dot_unit", E4M3, DesignParams(acc="fp32", align="block", w=20)).endswith("_n4_block_w20")
+    names = {module_name("dot_unit", E4M3, DesignParams(acc="fp32", n=n, align=a, w=w, promote=p))
+             for n in (4, 8) for a in ("exact", "block") for w in (8, 14) for p in (0, 8)}
+    assert len(names) == 2 * (1 + 2) * 2                     # w counts only for block alignment
+    for name in DESIGNS:
+        if name != "dot_unit":
+            for changed in (DesignParams(acc="fp32", n=8), block, DesignParams(acc="fp32", promote=8),
+                            DesignParams(acc="fp32", align="block", w=3)):
+                assert module_name(name, E4M3, changed) == module_name(name, E4M3, fp32), name
+    from lmul.designs import build_design, check_params
+    check_params("dot_unit", block)
+    check_params("dot_unit", DesignParams(acc="fp32", n=8, promote=16))
+    for bad, msg in ((DesignParams(acc="fp32", n=3), "n must be one of"),
+                     (DesignParams(align="block"), "needs a float accumulator"),          # kulisch
+                     (DesignParams(acc="fp32", align="block", w=0), "w must be in 1..64"),
+                     (DesignParams(acc="fp32", promote=6), "multiple of n"),
+                     (DesignParams(acc="fp32", align="diagonal"), "align must be one of")):
+        with pytest.raises(ParameterError, match=msg):
+            check_params("dot_unit", bad)
+    check_params("mac_pe", DesignParams(n=3))                # only the dot unit uses n
+    unit = build_design("dot_unit", E2M1, DesignParams(acc="fp16", n=2, align="block", w=6, promote=4))
+    assert (unit.n, unit.align, unit.w, unit.promote) == (2, "block", 6, 4)
+    assert build_design("dot_unit", E2M1, DesignParams(acc="fp16", n=2)).w is None    # w: block only
 
 
 def _imports(path: Path) -> set[str]:

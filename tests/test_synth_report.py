@@ -11,7 +11,7 @@ from lmul.arith import accumulator
 from lmul.formats import FormatError
 from lmul.report import Sweep, markdown, run_report
 from lmul.scripts.synth import TARGETS, DesignPoint, run_points, synthesize
-from lmul.sweep import acc_label, default_sweep, mac_by_acc, quick_sweep, summarize
+from lmul.sweep import acc_label, default_sweep, dot_units, mac_by_acc, quick_sweep, summarize
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,14 @@ def test_sweeps_cover_the_accumulators() -> None:
         {(a, t) for a in ("kulisch", "float:fp32:rne") for t in ("generic", "ice40", "ice40_pnr")}
     assert {p.params.acc for p, _ in q.points() if p.design == "systolic_array"} == {"kulisch"}
     assert "MAC PEs also with the accumulators e4m3: fp32" in q.describe()
+    # fused dot units: E4M3, n = 4, fp32, exact and block (w = 14), both kinds, generic only; quick: none
+    dots = {(p.fmt, p.params.kind, p.params.acc, p.params.n, p.params.align, p.params.w, p.params.promote,
+             p.params.k_max, p.params.out_fmt, t) for p, t in d.points() if p.design == "dot_unit"}
+    assert dots == {("e4m3", k, "float:fp32:rne", 4, a, 14, 0, 256, "fp32", "generic")
+                    for k in ("exact", "lmul") for a in ("exact", "block")}
+    assert "dot_unit_lmul_e4m3_float_fp32_rne_k256_fp32_n4_block_w14" in {p.name for p, _ in d.points()}
+    assert "fused dot units (e4m3: n = 4, fp32 accumulator, exact and block w=14 alignment" in d.describe()
+    assert not [p for p, _ in q.points() if p.design == "dot_unit"] and "dot unit" not in q.describe()
     for sw in (d, q):
         assert Sweep.from_dict(json.loads(json.dumps(sw.to_dict()))) == sw
     old = {k: v for k, v in q.to_dict().items() if k != "mac_accs"}     # a report JSON from before
@@ -115,11 +123,17 @@ FAKE_MAC = {("lmul", "kulisch"): (9000, 80, 500, 11.5), ("exact", "kulisch"): (1
             ("lmul", "float:fp32:rne"): (11000, 120, 700, 7.5), ("exact", "float:fp32:rne"): (12000, 130, 800, 6.5)}
 
 
+# made-up transistors of the fused dot units per (kind, align)
+FAKE_DOT = {("lmul", "exact"): 30000, ("exact", "exact"): 36000, ("lmul", "block"): 26000, ("exact", "block"): 28000}
+
+
 def fake_results(sweep: Sweep) -> dict:
     res: dict = {}
     for i, (p, t) in enumerate(sweep.points()):
         tr, depth, lut, fmax = FAKE_MAC.get((p.params.kind, p.params.acc), (1000 + i, 10, 50 + i, 50.0)) \
             if p.design == "mac_pe" else (1000 + 7 * i, 10, 50 + i, 50.0)
+        if p.design == "dot_unit":
+            tr = FAKE_DOT[(p.params.kind, p.params.align)]
         if p.design == "systolic_array":
             tr *= p.params.rows * p.params.cols
         res[(p.name, t)] = ({"transistors": tr, "cells": tr // 4, "dffs": 0, "depth": depth} if t == "generic" else
@@ -153,3 +167,32 @@ def test_saving_by_accumulator_table() -> None:
     del res[("mac_pe_lmul_e4m3_float_fp32_rne_k16_fp32", "generic")]     # a missing figure reads n/a
     md = markdown(q, res, summarize(q, res), {}, {}, None)
     assert "| e4m3 | fp32 | n/a / 12,000 | n/a |" in md
+
+
+def test_fused_dot_unit_table() -> None:
+    """The default sweep's dot units per MAC (transistors / n) with the saving and the fp32 MAC PE beside them;
+    the quick sweep has no such table."""
+    d = default_sweep()
+    res = fake_results(d)
+    res[("mac_pe_lmul_e4m3_float_fp32_rne_k256_fp32", "generic")]["transistors"] = 13700
+    res[("mac_pe_exact_e4m3_float_fp32_rne_k256_fp32", "generic")]["transistors"] = 14500
+    dots = dot_units(d, res)
+    assert list(dots) == ["e4m3"] and list(dots["e4m3"]) == ["exact", "block"]
+    block = dots["e4m3"]["block"]
+    assert block["label"] == "block w=14" and block["n"] == 4
+    assert block["design"] == "dot_unit_lmul_e4m3_float_fp32_rne_k256_fp32_n4_block_w14"
+    assert block["lmul"] == {"transistors": 26000, "per_mac": 6500} and block["exact"]["per_mac"] == 7000
+    assert block["saving"] == pytest.approx(1 - 26000 / 28000)
+    assert block["mac_pe"] == {"exact": 14500, "lmul": 13700}
+    md = markdown(d, res, summarize(d, res), {}, {}, None)
+    sec = md.split("## Fused dot units")[1].split("\n## ")[0]
+    assert "n = 4 products per cycle" in sec and "`fp32` accumulator" in sec and "k_max = 256" in sec
+    assert "| format | alignment | transistors L-Mul / exact | per MAC L-Mul / exact | saving | " \
+           "MAC PE `fp32` L-Mul / exact |" in sec
+    assert "| e4m3 | exact | 30,000 / 36,000 | 7,500 / 9,000 | 16.7 % | 13,700 / 14,500 |" in sec
+    assert "| e4m3 | block w=14 | 26,000 / 28,000 | 6,500 / 7,000 | 7.1 % | 13,700 / 14,500 |" in sec
+    del res[("dot_unit_exact_e4m3_float_fp32_rne_k256_fp32_n4_exact", "generic")]   # a missing figure reads n/a
+    assert "| e4m3 | exact | 30,000 / n/a | 7,500 / n/a | n/a |" in markdown(d, res, summarize(d, res), {}, {}, None)
+    q = quick_sweep()
+    assert dot_units(q, fake_results(q)) == {}
+    assert "Fused dot units" not in markdown(q, fake_results(q), summarize(q, fake_results(q)), {}, {}, None)
