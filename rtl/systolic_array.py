@@ -32,9 +32,9 @@ def out_layout(out_fmt: FloatFormat, rows: int, cols: int) -> data.StructLayout:
 class SystolicArray(wiring.Component):
     """``rows × cols`` output tiles ``C = A_tile @ B_tile`` over any K (1..k_max).
 
-    Bit-exactly the golden ``matmul(fmt, A, B, out_fmt, kind, acc)``: exact products, exact
-    accumulation in each PE, one RNE rounding per result, so results do not depend on K's
-    length or order.
+    Bit-exactly the golden ``matmul(fmt, A, B, out_fmt, kind, acc)``: each PE sums its products
+    in k order with the accumulator ``acc`` (``kulisch``: exact accumulation and one RNE rounding
+    per result, so results do not depend on the order; a float accumulator rounds every step).
 
     Dataflow (output-stationary): A elements enter row r skewed by r cycles and move right; B
     elements enter column c skewed by c cycles and move down (prepared once at the column input
