@@ -54,6 +54,23 @@ def _reg(m: Module, en: Value, value: Value, shape: object, name: str) -> Signal
     return r
 
 
+def _accumulator_register(m: Module, adv: Value, ctl: dict, fmt: FloatFormat, acc: Value,
+                          res: Value) -> tuple[dict, Value]:
+    """The update of a float accumulator register ``acc`` with its step result ``res``: on a
+    ``last`` group the result is held in ``result`` (``done`` for one ``adv`` cycle) and ``acc``
+    restarts at ``start_bits``; otherwise ``acc <- res``. Registers move only when ``adv``."""
+    result = Signal(FloatLayout(fmt), name="result")
+    done = Signal(name="done")
+    with m.If(adv):
+        m.d.sync += done.eq(0)
+        with m.If(ctl["valid"]):
+            with m.If(ctl["last"]):
+                m.d.sync += [result.eq(res), done.eq(1), acc.eq(start_bits(fmt))]
+            with m.Else():
+                m.d.sync += acc.eq(res)
+    return {"done": done}, result
+
+
 class DotUnit(wiring.Component):
     """Fused n-term dot-product unit with stream ports: n products per beat, their sum added to
     the accumulator with one rounding per cycle (``lmul.sim.dot_unit``: the specification).
@@ -377,17 +394,7 @@ class DotUnit(wiring.Component):
         if not self.is_float:
             return ctl, state
         acc, res = state
-        A = self.a_fmt
-        result = Signal(FloatLayout(A), name="result")
-        done = Signal(name="done")
-        with m.If(adv):
-            m.d.sync += done.eq(0)
-            with m.If(ctl["valid"]):
-                with m.If(ctl["last"]):
-                    m.d.sync += [result.eq(res), done.eq(1), acc.eq(start_bits(A))]
-                with m.Else():
-                    m.d.sync += acc.eq(res)
-        return {"done": done}, result
+        return _accumulator_register(m, adv, ctl, self.a_fmt, acc, res)
 
     def _promote(self, m: Module, adv: Value, ctl: dict, state, stage) -> tuple[dict, Value]:
         """Promotion: every ``promote / n`` groups (and at the end) the partial A goes into the
@@ -427,13 +434,4 @@ class DotUnit(wiring.Component):
         m.submodules.promote_step = fm
         facc = Signal(FloatLayout(F), init=FloatLayout(F).from_bits(start_bits(F)), name="facc")
         fres = accumulate_step(fm, F, "rne", facc, shape, f1_sig, f1_exp, f1["sign"], f1["nan"], f1["inf"])
-        result = Signal(FloatLayout(F), name="result")
-        done = Signal(name="done")
-        with m.If(adv):
-            m.d.sync += done.eq(0)
-            with m.If(f1["valid"]):
-                with m.If(f1["last"]):
-                    m.d.sync += [result.eq(fres), done.eq(1), facc.eq(start_bits(F))]
-                with m.Else():
-                    m.d.sync += facc.eq(fres)
-        return {"done": done}, result
+        return _accumulator_register(m, adv, f1, F, facc, fres)
