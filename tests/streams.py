@@ -36,8 +36,9 @@ from typing import Any, Protocol
 
 from amaranth.hdl import ShapeCastable
 from amaranth.lib import stream
+from amaranth.sim import Simulator
 
-__all__ = ["TIMEOUT", "expect_idle", "get", "put"]
+__all__ = ["TIMEOUT", "expect_idle", "get", "put", "results_and_latencies", "run"]
 
 #: Cycles a helper waits for a transfer before it fails the test (a hung design would otherwise
 #: hang the simulation).
@@ -121,3 +122,30 @@ async def expect_idle(ctx, s: stream.Interface, n: int) -> None:
         _, _, valid = await ctx.tick().sample(s.valid)
         assert not valid, f"unexpected beat {i + 1} cycles after the last expected one"
     ctx.set(s.ready, 0)
+
+
+def run(dut, *testbenches) -> None:
+    """Simulate ``dut`` with a clock and the given async testbenches until they all return."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for tb in testbenches:
+        sim.add_testbench(tb)
+    sim.run()
+
+
+def results_and_latencies(dut, beats: list, n: int, rng: Random) -> tuple[list[int], list[int]]:
+    """Send ``beats`` on ``dut.i`` (25 % bubbles), take ``n`` results from ``dut.o`` (always ready):
+    (result bits, cycles from each ``last`` beat's transfer to its result's ``o.valid``)."""
+    t_in: list[int] = []
+    t_out: list[int] = []
+    got: list[int] = []
+
+    async def source(ctx) -> None:
+        await put(ctx, dut.i, beats, rng=rng, stall=0.25, cycles=t_in)
+
+    async def sink(ctx) -> None:
+        got.extend(c.as_bits() for c in await get(ctx, dut.o, n, cycles=t_out))
+
+    run(dut, source, sink)
+    last_in = [t for t, beat in zip(t_in, beats, strict=True) if beat.last]
+    return got, [o - i for i, o in zip(last_in, t_out, strict=True)]

@@ -23,8 +23,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from amaranth.hdl import UnusedElaboratable
-from amaranth.sim import Simulator
-from streams import expect_idle, get, put
+from streams import expect_idle, get, put, results_and_latencies, run
 from test_fp_accumulator import assert_bits_equal, corner_vectors, frac_round, operand_rows, product_floats, ref_bits
 
 from lmul.arith import accumulator
@@ -333,14 +332,6 @@ def unit_beats(fmt: FloatFormat, n: int, vecs: list, rng: np.random.Generator, *
     return beats, golden
 
 
-def run(dut, *testbenches) -> None:
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for tb in testbenches:
-        sim.add_testbench(tb)
-    sim.run()
-
-
 def check_unit(fmt: FloatFormat, kind: str, n: int, acc: str, out: FloatFormat, align: str, w: int | None,
                promote: int | None, vecs: list, k_max: int, *, stall: float = 0.3, split: bool = False) -> None:
     dut = DotUnit(fmt, kind, n, out, k_max=k_max, acc=acc, align=align, w=w, promote=promote)
@@ -470,17 +461,6 @@ def test_dot_unit_latency(n: int, acc: str, align: str, w: int | None, promote: 
     rng = np.random.default_rng(43)
     vecs = [(rng.integers(0, 1 << 8, k), rng.integers(0, 1 << 8, k)) for k in (1, 1, 4 * n, 1, 3 * n + 1, 2, n)]
     beats, golden = unit_beats(E4M3, n, vecs, rng)
-    t_in: list[int] = []
-    t_out: list[int] = []
-    got: list[int] = []
-
-    async def source(ctx) -> None:
-        await put(ctx, dut.i, beats, rng=rng, stall=0.25, cycles=t_in)
-
-    async def sink(ctx) -> None:
-        got.extend(c.as_bits() for c in await get(ctx, dut.o, len(vecs), cycles=t_out))
-
-    run(dut, source, sink)
+    got, latencies = results_and_latencies(dut, beats, len(vecs), rng)
     assert got == [int(dot_unit(E4M3, x, y, FP32, "exact", n, acc, align, w, promote)) for x, y in golden]
-    last_in = [t for t, beat in zip(t_in, beats, strict=True) if beat.last]
-    assert [o - i for i, o in zip(last_in, t_out, strict=True)] == [dut.latency] * len(vecs)
+    assert latencies == [dut.latency] * len(vecs)

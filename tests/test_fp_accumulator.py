@@ -22,8 +22,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment, UnusedElaboratable
-from amaranth.sim import Simulator
-from streams import expect_idle, get, put
+from streams import expect_idle, get, put, results_and_latencies, run
 
 from lmul.arith import ACCUMULATORS, accumulator, float_format_spec
 from lmul.designs import identifier
@@ -464,14 +463,6 @@ def mac_beats(fmt: FloatFormat, vecs: list[tuple[np.ndarray, np.ndarray]]) -> li
             for x, y in vecs for j in range(len(x))]
 
 
-def run(dut, *testbenches) -> None:
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for tb in testbenches:
-        sim.add_testbench(tb)
-    sim.run()
-
-
 def check_mac(fmt: FloatFormat, kind: str, acc: str, out: FloatFormat, vecs: list, k_max: int,
               stall: float = 0.3) -> None:
     dut = MacPE(fmt, kind, out, k_max=k_max, acc=acc)
@@ -519,20 +510,9 @@ def test_mac_pe_float_acc_latency() -> None:
     rng = np.random.default_rng(5)
     vecs = [(rng.integers(0, 1 << 8, k), rng.integers(0, 1 << 8, k)) for k in (1, 1, 4, 1, 7, 2, 16)]
     beats = mac_beats(E4M3, vecs)
-    t_in: list[int] = []
-    t_out: list[int] = []
-    got: list[int] = []
-
-    async def source(ctx) -> None:
-        await put(ctx, dut.i, beats, rng=rng, stall=0.25, cycles=t_in)
-
-    async def sink(ctx) -> None:
-        got.extend(c.as_bits() for c in await get(ctx, dut.o, len(vecs), cycles=t_out))
-
-    run(dut, source, sink)
+    got, latencies = results_and_latencies(dut, beats, len(vecs), rng)
     assert got == [int(dot(E4M3, x, y, FP32, "lmul", "fp32")) for x, y in vecs]
-    last_in = [t for t, beat in zip(t_in, beats, strict=True) if beat.last]
-    assert [o - i for i, o in zip(last_in, t_out, strict=True)] == [dut.latency] * len(vecs)
+    assert latencies == [dut.latency] * len(vecs)
 
 
 @pytest.mark.parametrize(("fmt", "kind", "out", "acc", "rows", "cols"), [

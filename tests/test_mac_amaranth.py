@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import Shape
 from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.sim import Simulator
-from streams import expect_idle, get, put
+from streams import expect_idle, get, put, results_and_latencies, run
 
 from lmul.errors import ParameterError
 from lmul.formats import BF16, E2M1, E2M3, E4M3, E4M3FNUZ, E5M2, FP32, FloatFormat, FormatError, Specials
@@ -21,14 +20,6 @@ from lmul.rtl.systolic_array import in_layout as array_in_layout
 from lmul.sim.mac_pe import dot
 from lmul.sim.systolic_array import matmul
 from lmul.vectors import special_values
-
-
-def run(dut, *testbenches) -> None:
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for tb in testbenches:
-        sim.add_testbench(tb)
-    sim.run()
 
 
 def mac_beats(fmt: FloatFormat, vecs: list[tuple[np.ndarray, np.ndarray]]) -> list:
@@ -88,20 +79,9 @@ def test_mac_pe_latency(fmt: FloatFormat, kind: str) -> None:
     assert dut.latency == 3                      # documented for kulisch: accumulator 2 + output register
     rng = np.random.default_rng(5)
     vecs = [(rng.integers(0, 1 << fmt.width, k), rng.integers(0, 1 << fmt.width, k)) for k in (1, 1, 4, 1, 7, 2, 16)]
-    t_in: list[int] = []
-    t_out: list[int] = []
-    got: list[int] = []
-
-    async def source(ctx) -> None:
-        await put(ctx, dut.i, mac_beats(fmt, vecs), rng=rng, stall=0.25, cycles=t_in)
-
-    async def sink(ctx) -> None:
-        got.extend(c.as_bits() for c in await get(ctx, dut.o, len(vecs), cycles=t_out))
-
-    run(dut, source, sink)
+    got, latencies = results_and_latencies(dut, mac_beats(fmt, vecs), len(vecs), rng)
     assert got == [int(dot(fmt, x, y, FP32, kind, "kulisch")) for x, y in vecs]
-    last_in = [t for t, beat in zip(t_in, mac_beats(fmt, vecs), strict=True) if beat.last]
-    assert [o - i for i, o in zip(last_in, t_out, strict=True)] == [dut.latency] * len(vecs)
+    assert latencies == [dut.latency] * len(vecs)
 
 
 ARRAY_CASES = [(E4M3, "exact", FP32, 3, 4), (E4M3, "lmul", FP32, 2, 2), (E5M2, "lmul", BF16, 4, 2),
