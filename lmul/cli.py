@@ -39,6 +39,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _scheduler(text: str) -> str:
+    """A Dask scheduler address: ``[tcp|tls|inproc|ucx]://host:port`` or ``host:port``."""
+    import re
+    if not re.fullmatch(r"(?:(?:tcp|tls|ucx|ws|wss)://)?[\w.\-\[\]:]+:\d{1,5}", text):
+        raise argparse.ArgumentTypeError(f"expected a Dask scheduler address like tcp://host:8786, got {text!r}")
+    return text
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -192,15 +200,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_scheduler(address: str | None) -> None:
+    """Fail in seconds, before any work, when ``--scheduler`` names no reachable Dask scheduler."""
+    if address is not None:
+        from lmul.scripts.synth import connect
+        connect(address).close()
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """The main job: verification smoke, numerics and the full synthesis sweep into a folder."""
-    from lmul.report import default_sweep, quick_sweep, run_report
+    from lmul.report import default_sweep, headline_sweep, quick_sweep, run_report
 
     out = check_out_dir(args.out or build_root() / "report")
     check_out_dir(build_root() / "synth", "the synthesis cache ($LMUL_BUILD or ./build)")
-    sweep = quick_sweep() if args.quick else default_sweep()
+    _check_scheduler(args.scheduler)
+    sweep = quick_sweep() if args.quick else default_sweep() if args.full else headline_sweep()
     data = run_report(out, sweep, workers=args.jobs, numerics_samples=args.samples, paper_quick=args.quick,
-                      progress=None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True)))
+                      progress=None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True)),
+                      scheduler=args.scheduler)
     print((out / "report.md").read_text())
     failed = [r for r in data["results"] if "error" in r and r.get("fits") is not False]
     if failed:
@@ -238,8 +255,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if args.design in DESIGNS:
         _check_params([args.design], [params])
     check_out_dir(build_root() / "synth", "the synthesis cache ($LMUL_BUILD or ./build)")
+    _check_scheduler(args.scheduler)
     point = DesignPoint(args.design, args.format, params, width=args.width)
-    res = run_points([(point, t) for t in args.target], workers=args.jobs,
+    res = run_points([(point, t) for t in args.target], workers=args.jobs, scheduler=args.scheduler,
                      progress=lambda s: print(s, file=sys.stderr, flush=True))
     import json
     print(json.dumps({f"{n} {t}": r for (n, t), r in res.items()}, indent=1, sort_keys=True))
@@ -283,8 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("report", help="the main job: smoke tests, numerics, synthesis sweep -> build/report")
     s.add_argument("--out", help="report folder (default: BUILD/report; BUILD is $LMUL_BUILD, else ./build)")
-    s.add_argument("--quick", action="store_true", help="small sweep (E4M3, 2x2 array, iCE40 only)")
+    size = s.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small sweep (E4M3, 2x2 array, k_max 16, iCE40 only)")
+    size.add_argument("--full", action="store_true",
+                      help="the whole sweep (E4M3/E5M2/BF16, arrays to 8x8, ECP5 too: hours cold on 2 cores); "
+                           "default: the headline sweep (minutes)")
     s.add_argument("--jobs", type=_positive_int, default=None, help="parallel tool runs (default: cores)")
+    s.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler, default=None,
+                   help="run the tool jobs on this Dask distributed scheduler (tcp://host:8786) instead of "
+                        "local processes; same cache, same results")
     s.add_argument("--samples", type=_samples, default=1_000_000, help="numerics and paper random pairs (1e6)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     s.set_defaults(func=cmd_report)
@@ -318,7 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-format", default="fp32", help="MAC/array result format (default fp32)")
     _add_dot_options(s)
     s.add_argument("--width", type=_positive_int, default=8, help="int_multiplier / int_adder width")
-    s.add_argument("--jobs", type=_positive_int, default=None)
+    s.add_argument("--jobs", type=_positive_int, default=None, help="parallel tool runs (default: cores)")
+    s.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler, default=None,
+                   help="run the tool jobs on this Dask distributed scheduler (tcp://host:8786); same cache")
     s.set_defaults(func=cmd_synth, target=None)
     return p
 

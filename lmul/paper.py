@@ -87,13 +87,15 @@ def _versions() -> dict[str, str]:
 def run(*, samples: int = 1_000_000, seed: int = 0, quick: bool = False, gates: str = "auto",
         report_json: Path | None = Path("build/report/report.json"), sweep: Sweep | None = None,
         results: dict | None = None, workers: int | None = None, progress: Progress | None = None,
-        acc_study: dict | None = None) -> dict:
+        acc_study: dict | None = None, scheduler: str | None = None) -> dict:
     """Compute all six items; returns the JSON-able data that ``markdown`` and ``plots`` render.
     ``acc_study``: item 6's data (``lmul.acc_numerics.run``) if already computed (``lmul report``
-    passes its numerics'), else computed here (``quick``: the quick size)."""
+    passes its numerics'), else computed here (``quick``: the quick size). ``scheduler``: a Dask
+    scheduler address for the synthesis jobs (``lmul.scripts.synth.run_points``)."""
     say = progress or (lambda s: None)
     t0 = time.time()
-    sweep, res, prov = gate_results(gates, quick, report_json, sweep, results, workers, say)   # fails early
+    sweep, res, prov = gate_results(gates, quick, report_json, sweep, results, workers, say,   # fails early
+                                    scheduler=scheduler)
     dist = distribution_precision(samples, seed, say)
     say("precision: all pairs of e4m3, e5m2, e3m4")
     pairs = {f.name: all_pairs_precision(f) for f in ALL_PAIRS_FORMATS}

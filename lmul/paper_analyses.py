@@ -466,7 +466,8 @@ def matmul_accuracy(shape: tuple[int, int, int], trials: int, seed: int, progres
 
 
 def gate_results(gates: str, quick: bool, report_json: Path | None, sweep: Sweep | None, results: dict | None,
-                 workers: int | None, progress: Progress) -> tuple[Sweep | None, dict, dict]:
+                 workers: int | None, progress: Progress, *,
+                 scheduler: str | None = None) -> tuple[Sweep | None, dict, dict]:
     """(sweep, results, provenance) for items 3-4. ``results`` given (from ``run_report``): used, and
     only the extra FP32 multipliers are synthesised. Else ``auto``: ``report_json`` when it exists,
     missing generic jobs synthesised (cached); ``synth``: everything synthesised (cached);
@@ -492,7 +493,7 @@ def gate_results(gates: str, quick: bool, report_json: Path | None, sweep: Sweep
     missing = [(p, t) for p, t in jobs if (p.name, t) not in res]
     if missing:
         progress(f"gates: {len(missing)} generic synthesis jobs (cached results are reused)")
-        res.update(run_points(missing, workers=workers, progress=progress))
+        res.update(run_points(missing, workers=workers, progress=progress, scheduler=scheduler))
     prov.update({"synth_jobs": len(missing), "tool_versions": tool_versions(), "k_max": sweep.k_max,
                  "out_fmt": sweep.out_fmt, "accs": sweep.accs, "parameters": sweep.parameters()})
     return sweep, res, prov

@@ -36,14 +36,15 @@ from lmul.sweep import (
     acc_label,
     default_sweep,
     dot_units,
+    headline_sweep,
     mac_by_acc,
     quick_sweep,
     summarize,
 )
 
 # The sweep lives in lmul.sweep (shared with lmul paper); re-exported here for existing callers.
-__all__ = ["PAPER_CLAIMS", "PAPER_ENERGY_PJ", "Sweep", "acc_table", "default_sweep", "dot_table", "mac_by_acc",
-           "markdown", "plots", "quick_sweep", "run_report", "smoke", "summarize"]
+__all__ = ["PAPER_CLAIMS", "PAPER_ENERGY_PJ", "Sweep", "acc_table", "default_sweep", "dot_table",
+           "headline_sweep", "mac_by_acc", "markdown", "plots", "quick_sweep", "run_report", "smoke", "summarize"]
 
 
 def smoke(progress: Callable[[str], None]) -> dict[str, str]:
@@ -327,13 +328,23 @@ def plots(out: Path, sweep: Sweep, res: dict, head: dict) -> list[str]:
 
 
 def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_samples: int = 1_000_000,
-               progress: Callable[[str], None] | None = None, timeout: float = 3600, paper_quick: bool = False) -> dict:
+               progress: Callable[[str], None] | None = None, timeout: float = 3600, paper_quick: bool = False,
+               scheduler: str | None = None) -> dict:
     """Smoke, numerics, synthesis sweep and the paper-claims section (``lmul.paper``, from this sweep's
-    gates; ``paper_quick``: its quick variant) into ``out``; returns what ``report.json`` holds."""
+    gates; ``paper_quick``: its quick variant) into ``out``; returns what ``report.json`` holds.
+    ``scheduler``: a Dask scheduler address for the sweep's tool runs (``run_points``)."""
     progress = progress or (lambda s: print(s, file=sys.stderr, flush=True))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
+    phases: dict[str, float] = {}
+
+    def phase(name: str, since: float) -> float:
+        now = time.time()
+        phases[name] = round(now - since, 1)
+        return now
+
     smoke_res = smoke(progress)
+    t = phase("smoke", t0)
     if any(v != "pass" for v in smoke_res.values()):
         raise RuntimeError(f"verification smoke failed: {smoke_res}")
     numerics_md = None
@@ -348,9 +359,12 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
         numerics_md = numerics.format_markdown(rep, accumulators=False) + (
             "\nThe accumulator study of `lmul numerics` is item 6 of the paper section below.\n" if acc_study else "")
         numerics_json = json.loads(rep.to_json())
+    t = phase("numerics", t)
     jobs = sweep.points()
-    progress(f"synthesis: {len(jobs)} jobs on {workers or 'all'} workers (cached results are reused)")
-    res = run_points(jobs, workers=workers, progress=progress, timeout=timeout)
+    where = f"the Dask cluster at {scheduler}" if scheduler else f"{workers or 'all'} local workers"
+    progress(f"synthesis: {len(jobs)} jobs on {where} (cached results are reused)")
+    res = run_points(jobs, workers=workers, progress=progress, timeout=timeout, scheduler=scheduler)
+    t = phase("synthesis", t)
     head = summarize(sweep, res)
     by_acc = mac_by_acc(sweep, res)
     dots = dot_units(sweep, res)
@@ -358,16 +372,21 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
     files = plots(out, sweep, res, head)
     progress("paper claims (lmul paper) ...")
     paper_data = paper.run(samples=numerics_samples or 100_000, quick=paper_quick, sweep=sweep, results=res,
-                           workers=workers, progress=progress, acc_study=acc_study)
+                           workers=workers, progress=progress, acc_study=acc_study,
+                           scheduler=scheduler)
     md = (markdown(sweep, res, head, versions, smoke_res, numerics_md, by_acc, dots) + "\n"
           + paper.write(out, paper_data))
+    phase("paper", t)
+    phases["total"] = round(time.time() - t0, 1)
     (out / "report.md").write_text(md)
     points = {p.name: p.to_dict() for p, _ in jobs}
     data = {"tool_versions": versions, "sweep": sweep.to_dict(), "smoke": smoke_res, "headline": head,
             "saving_by_acc": by_acc, "dot_units": dots,
             "paper": {"energy_pj": PAPER_ENERGY_PJ, "claims": PAPER_CLAIMS},
             "results": [{**points[n], "target": t, **r} for (n, t), r in sorted(res.items())],
-            "numerics": numerics_json, "paper_claims": paper_data, "plots": files + paper_data["plots"]}
+            "numerics": numerics_json, "paper_claims": paper_data, "plots": files + paper_data["plots"],
+            "seconds": phases}
     (out / "report.json").write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
-    progress(f"report written to {out} ({time.time() - t0:.0f} s)")
+    progress(f"report written to {out} ({time.time() - t0:.0f} s: "
+             + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items() if k != "total") + ")")
     return data

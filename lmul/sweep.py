@@ -6,8 +6,8 @@ imports the other for it:
 * ``Sweep``: formats, array sizes, the MAC parameters (product kinds from ``PRODUCT_KINDS``,
   accumulators from ``ACCUMULATORS``: ``accs`` for MAC PEs and arrays, ``mac_accs`` more per format
   for MAC PEs only; ``k_max``, result format) and targets; ``points()`` lists the ``DesignPoint`` x
-  target jobs. ``default_sweep()`` is the main job's, ``quick_sweep()`` a small one for tests and
-  smoke runs.
+  target jobs. ``headline_sweep()`` is the main job's (``lmul report``), ``default_sweep()`` the
+  whole sweep (``lmul report --full``), ``quick_sweep()`` a small one for tests and smoke runs.
 * ``summarize``: the headline figures per format, looked up by each point's ``DesignPoint.name``
   (``lmul.designs.module_name``): the L-Mul PE against the RNE multiplier element-wise, and the
   ``CANDIDATE`` product kind against the ``BASELINE`` kind per MAC PE and per MAC of each array.
@@ -32,8 +32,8 @@ from lmul.formats import get_format
 from lmul.scripts.synth import TARGETS, DesignPoint
 
 __all__ = ["BASELINE", "CANDIDATE", "MAC_FIGURES", "PAPER_CLAIMS", "PAPER_ENERGY_PJ", "UNIT_DESIGNS", "Sweep",
-           "acc_label", "default_sweep", "dot_units", "mac_by_acc", "quick_sweep", "saving", "summarize",
-           "transistors", "unit_points"]
+           "acc_label", "default_sweep", "dot_units", "headline_sweep", "mac_by_acc", "quick_sweep", "saving",
+           "summarize", "transistors", "unit_points"]
 
 # The paper's per-operation energy table (Horowitz, ISSCC 2014, 45 nm), as quoted by
 # Luo & Sun (arXiv 2410.00907) to derive their -95 % (element-wise) and -80 % (dot product).
@@ -82,6 +82,7 @@ class Sweep:
     dot_acc: str = "fp32"
     dot_aligns: list[str] = field(default_factory=lambda: ["exact", "block"])
     dot_w: int = 14
+    label: str = "custom"       # headline / full / quick: which of the sweeps below (stated in the report)
 
     def __post_init__(self) -> None:
         self.kinds = [product_kind(k).name for k in self.kinds]
@@ -151,7 +152,10 @@ class Sweep:
                            for f in self.formats if self.array_sizes.get(f))
         extra = "; ".join(f"{f}: {', '.join(acc_label(a) for a in self.mac_accs_of(f)[len(self.accs):])}"
                           for f in self.formats if len(self.mac_accs_of(f)) > len(self.accs))
-        return (f"formats {', '.join(self.formats)}; multipliers combinational (latency 0); MAC PEs"
+        which = {"headline": "the headline sweep of `lmul report` (`lmul report --full`: the whole sweep): ",
+                 "full": "the whole sweep (`lmul report --full`): ",
+                 "quick": "the quick sweep (`lmul report --quick`, small k_max): "}.get(self.label, "")
+        return (f"{which}formats {', '.join(self.formats)}; multipliers combinational (latency 0); MAC PEs"
                 + (f" and arrays ({arrays}, counted per MAC: array transistors / (rows · cols))" if arrays else "")
                 + f" with product kinds {', '.join(self.kinds)}, {self.parameters()}"
                 + (f"; MAC PEs also with the accumulators {extra}" if extra else "")
@@ -165,7 +169,7 @@ class Sweep:
                 "targets": list(self.targets), "pnr_max_pes": self.pnr_max_pes, "kinds": self.kinds,
                 "accs": self.accs, "out_fmt": self.out_fmt, "mac_accs": self.mac_accs,
                 "dot_formats": self.dot_formats, "dot_n": self.dot_n, "dot_acc": self.dot_acc,
-                "dot_aligns": self.dot_aligns, "dot_w": self.dot_w}
+                "dot_aligns": self.dot_aligns, "dot_w": self.dot_w, "label": self.label}
 
     @classmethod
     def from_dict(cls, d: dict) -> Sweep:
@@ -175,7 +179,7 @@ class Sweep:
         for key, conv in (("targets", tuple), ("pnr_max_pes", dict), ("kinds", list), ("accs", list),
                           ("out_fmt", str), ("mac_accs", lambda v: {f: list(a) for f, a in v.items()}),
                           ("dot_formats", list), ("dot_n", int), ("dot_acc", str), ("dot_aligns", list),
-                          ("dot_w", int)):
+                          ("dot_w", int), ("label", str)):
             if key in d:
                 sw = replace(sw, **{key: conv(d[key])})
         return sw
@@ -186,15 +190,28 @@ DEFAULT_MAC_ACCS = {"e4m3": ["fp32", "fp16", "bf16"], "e5m2": ["fp32", "fp16", "
 
 
 def default_sweep() -> Sweep:
+    """The whole sweep (``lmul report --full``): E4M3, E5M2 and BF16 on every target; MAC PEs with
+    four accumulators, arrays up to 8×8, fused dot units."""
     return Sweep(formats=["e4m3", "e5m2", "bf16"], array_sizes={"e4m3": [2, 4, 8], "e5m2": [2, 4, 8], "bf16": [2]},
-                 mac_accs={f: list(v) for f, v in DEFAULT_MAC_ACCS.items()}, dot_formats=["e4m3"])
+                 mac_accs={f: list(v) for f, v in DEFAULT_MAC_ACCS.items()}, dot_formats=["e4m3"], label="full")
+
+
+def headline_sweep() -> Sweep:
+    """The main job's sweep (``lmul report``; README: its cold time on 2 cores): E4M3 and E5M2
+    multipliers and MAC PEs (E4M3 with the Kulisch, FP32, FP16 and BF16 accumulators, E5M2 with
+    Kulisch and FP32), one 4×4 E4M3 array, the E4M3 fused dot units; generic and iCE40 targets,
+    place and route of everything but the array on the iCE40 UP5K (the array does not fit it).
+    k_max = 256 as in the whole sweep, so its figures are the same jobs (and cache entries)."""
+    return Sweep(formats=["e4m3", "e5m2"], array_sizes={"e4m3": [4]}, targets=("generic", "ice40", "ice40_pnr"),
+                 mac_accs={"e4m3": ["fp32", "fp16", "bf16"], "e5m2": ["fp32"]}, dot_formats=["e4m3"],
+                 label="headline")
 
 
 def quick_sweep() -> Sweep:
     """A small sweep for tests and smoke runs: E4M3 multipliers and MAC PEs (Kulisch and FP32
     accumulators), a 2×2 array (Kulisch), k_max = 16; no dot units."""
     return Sweep(formats=["e4m3"], array_sizes={"e4m3": [2]}, k_max=16,
-                 targets=("generic", "ice40", "ice40_pnr"), mac_accs={"e4m3": ["fp32"]})
+                 targets=("generic", "ice40", "ice40_pnr"), mac_accs={"e4m3": ["fp32"]}, label="quick")
 
 
 def transistors(res: dict, point: DesignPoint) -> float | None:

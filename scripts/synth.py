@@ -41,8 +41,8 @@ from lmul.designs import DESIGNS, DesignParams, build_design, identifier, module
 from lmul.errors import ParameterError
 from lmul.formats import FormatError, get_format
 
-__all__ = ["INT_DESIGNS", "POINT_DESIGNS", "TARGETS", "DesignPoint", "SynthError", "run_points", "synthesize",
-           "tool_versions"]
+__all__ = ["INT_DESIGNS", "POINT_DESIGNS", "TARGETS", "DesignPoint", "SynthError", "connect", "run_points", "run_tools",
+           "synthesize", "tool_versions"]
 
 TARGETS = ("generic", "ice40", "ecp5", "ecp5_nodsp", "ice40_pnr", "ecp5_pnr")
 CACHE_VERSION = "2"
@@ -226,45 +226,72 @@ def _pnr(vtext: str, top: str, work: Path, timeout: float, family: str, seed: in
     return {"fits": True, "fmax_mhz": round(min(fmax), 2) if fmax else None, "utilization": util, "seed": seed}
 
 
-def synthesize(point: DesignPoint, target: str, *, timeout: float = 3600, cache: bool = True) -> dict:
-    """Measure ``point`` on ``target``; returns a dict of figures (cached on disk)."""
+def _job(point: DesignPoint, target: str) -> tuple[str, str, str]:
+    """Elaborate ``point`` for ``target``: ``(cache key, Verilog, top module)``."""
     if target not in TARGETS:
         raise FormatError(f"unknown target {target!r} (known: {', '.join(TARGETS)})")
-    harness = target.endswith("_pnr")
-    vtext, top = _verilog(point, harness)
+    vtext, top = _verilog(point, target.endswith("_pnr"))
     key_src = json.dumps([CACHE_VERSION, target, tool_versions(), vtext], sort_keys=True)
-    key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
+    return hashlib.sha256(key_src.encode()).hexdigest()[:20], vtext, top
+
+
+def _cache_file(key: str) -> Path:
+    return build_root() / "synth" / "cache" / f"{key}.json"
+
+
+def run_tools(vtext: str, top: str, target: str, label: str, timeout: float) -> dict:
+    """The tool flow of ``target`` on Verilog ``vtext``: a pure function of its arguments, so it
+    runs here or on a Dask worker alike (work folder under the build folder of the process)."""
     synth_dir = build_root() / "synth"
-    cache_file = synth_dir / "cache" / f"{key}.json"
-    if cache and cache_file.exists():
-        return json.loads(cache_file.read_text())
     synth_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    with tempfile.TemporaryDirectory(dir=synth_dir, prefix=f"{point.name}-{target}-") as tmp:
+    with tempfile.TemporaryDirectory(dir=synth_dir, prefix=f"{label}-{target}-") as tmp:
         work = Path(tmp)
         if target == "generic":
             res = _generic(vtext, top, work, timeout)
-        elif target == "ice40":
-            res = _fpga_synth(vtext, top, work, timeout, "ice40")
-        elif target == "ecp5":
-            res = _fpga_synth(vtext, top, work, timeout, "ecp5")
+        elif target in ("ice40", "ecp5"):
+            res = _fpga_synth(vtext, top, work, timeout, target)
         elif target == "ecp5_nodsp":
             res = _fpga_synth(vtext, top, work, timeout, "ecp5", nodsp=True)
-        elif target == "ice40_pnr":
-            res = _pnr(vtext, top, work, timeout, "ice40")
         else:
-            res = _pnr(vtext, top, work, timeout, "ecp5")
-    res = {"target": target, "key": key, "seconds": round(time.time() - t0, 1), **res}
+            res = _pnr(vtext, top, work, timeout, target.removesuffix("_pnr"))
+    return {"target": target, "seconds": round(time.time() - t0, 1), **res}
+
+
+def _store(key: str, res: dict) -> dict:
+    res = {**res, "key": key}
+    cache_file = _cache_file(key)
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     cache_file.write_text(json.dumps(res, indent=1, sort_keys=True))
     return res
 
 
+def synthesize(point: DesignPoint, target: str, *, timeout: float = 3600, cache: bool = True) -> dict:
+    """Measure ``point`` on ``target``; returns a dict of figures (cached on disk)."""
+    key, vtext, top = _job(point, target)
+    if cache and _cache_file(key).exists():
+        return json.loads(_cache_file(key).read_text())
+    return _store(key, run_tools(vtext, top, target, point.name, timeout))
+
+
+def _brief(res: dict) -> str:
+    if "error" in res:
+        return res["error"].splitlines()[0][:80]
+    return ", ".join(f"{k}={res[k]}" for k in ("transistors", "lut4", "fmax_mhz") if k in res)
+
+
 def run_points(jobs: Iterable[tuple[DesignPoint, str]], *, workers: int | None = None,
-               progress: Callable[[str], None] | None = None, timeout: float = 3600) -> dict[tuple[str, str], dict]:
-    """Run (point, target) jobs in parallel; failures are recorded as ``{"error": ...}``."""
+               progress: Callable[[str], None] | None = None, timeout: float = 3600,
+               scheduler: str | None = None) -> dict[tuple[str, str], dict]:
+    """Run (point, target) jobs in parallel; failures are recorded as ``{"error": ...}``.
+
+    ``scheduler``: the address of a Dask distributed scheduler (``tcp://host:8786``). The tool runs
+    then go to its workers instead of the local thread pool; elaboration, the cache and its keys stay
+    here, so cached results are reused and new ones cached exactly as in a local run."""
     jobs = list(jobs)
     tool_versions()                      # resolve once, before the threads start
+    if scheduler is not None:
+        return _run_on_cluster(jobs, scheduler, progress, timeout)
     results: dict[tuple[str, str], dict] = {}
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -277,7 +304,69 @@ def run_points(jobs: Iterable[tuple[DesignPoint, str]], *, workers: int | None =
                 res = {"target": t, "error": str(exc)}
             results[(p.name, t)] = res
             if progress:
-                brief = res.get("error", "").splitlines()[0][:80] if "error" in res else \
-                    ", ".join(f"{k}={res[k]}" for k in ("transistors", "lut4", "fmax_mhz") if k in res)
-                progress(f"[{i}/{len(jobs)}] {p.name} {t}: {brief}")
+                progress(f"[{i}/{len(jobs)}] {p.name} {t}: {_brief(res)}")
+    return results
+
+
+def _worker_job(vtext: str, top: str, target: str, label: str, timeout: float) -> tuple[dict, dict]:
+    """What a Dask worker runs: the tool flow, and the worker's tool versions to check against ours."""
+    versions = {k: v for k, v in tool_versions().items() if k != "amaranth"}
+    return run_tools(vtext, top, target, label, timeout), versions
+
+
+def connect(scheduler: str, timeout: float = 10) -> object:
+    """A ``distributed.Client`` of the scheduler at ``scheduler``, or ``ParameterError`` in one line."""
+    try:
+        from distributed import Client
+    except ImportError as exc:          # pragma: no cover - a dependency of the project
+        raise ParameterError("--scheduler needs the 'distributed' package (pip install distributed)") from exc
+    try:
+        return Client(scheduler, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise ParameterError(f"scheduler: cannot connect to Dask scheduler {scheduler!r} within {timeout:g} s "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
+
+
+def _run_on_cluster(jobs: list[tuple[DesignPoint, str]], scheduler: str, progress: Callable[[str], None] | None,
+                    timeout: float) -> dict[tuple[str, str], dict]:
+    from distributed import as_completed as dask_completed
+
+    results: dict[tuple[str, str], dict] = {}
+    ours = {k: v for k, v in tool_versions().items() if k != "amaranth"}
+    client = connect(scheduler)
+    done = 0
+
+    def report(p: DesignPoint, t: str, res: dict) -> None:
+        nonlocal done
+        done += 1
+        results[(p.name, t)] = res
+        if progress:
+            progress(f"[{done}/{len(jobs)}] {p.name} {t}: {_brief(res)}")
+
+    try:
+        futs = {}
+        for p, t in jobs:
+            try:
+                key, vtext, top = _job(p, t)
+            except (SynthError, FormatError) as exc:
+                report(p, t, {"target": t, "error": str(exc)})
+                continue
+            if _cache_file(key).exists():
+                report(p, t, json.loads(_cache_file(key).read_text()))
+                continue
+            # pure=False: a job that failed on a worker is run again on a new request
+            fut = client.submit(_worker_job, vtext, top, t, p.name, timeout, pure=False)
+            futs[fut] = (p, t, key)
+        for fut in dask_completed(list(futs), loop=client.loop):
+            p, t, key = futs[fut]
+            try:
+                res, theirs = fut.result()
+                if theirs != ours:
+                    raise SynthError(f"worker tool versions {theirs} differ from ours {ours}")
+                res = _store(key, res)
+            except (SynthError, FormatError) as exc:
+                res = {"target": t, "error": str(exc)}
+            report(p, t, res)
+    finally:
+        client.close()
     return results

@@ -11,7 +11,8 @@ from lmul.arith import accumulator
 from lmul.formats import FormatError
 from lmul.report import Sweep, markdown, run_report
 from lmul.scripts.synth import TARGETS, DesignPoint, run_points, synthesize
-from lmul.sweep import acc_label, default_sweep, dot_units, mac_by_acc, quick_sweep, summarize
+from lmul.sweep import Sweep as SweepDef
+from lmul.sweep import acc_label, default_sweep, dot_units, headline_sweep, mac_by_acc, quick_sweep, summarize
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +168,49 @@ def test_saving_by_accumulator_table() -> None:
     del res[("mac_pe_lmul_e4m3_float_fp32_rne_k16_fp32", "generic")]     # a missing figure reads n/a
     md = markdown(q, res, summarize(q, res), {}, {}, None)
     assert "| e4m3 | fp32 | n/a / 12,000 | n/a |" in md
+
+
+def test_headline_sweep_is_the_whole_sweeps_headline_in_a_quarter_of_the_jobs() -> None:
+    """The main job's sweep: the same jobs (same names, so the same cache entries) as the whole
+    sweep for E4M3/E5M2 multipliers, MAC PEs by accumulator, one 4x4 array and the dot units, on the
+    generic and iCE40 targets; k_max 256 (not the quick sweep's 16); about a quarter of its jobs."""
+    h, d = headline_sweep(), default_sweep()
+    hj, dj = h.points(), d.points()
+    assert len(hj) <= len(dj) // 3
+    assert {(p.name, t) for p, t in hj} <= {(p.name, t) for p, t in dj}
+    assert h.k_max == 256 and set(h.targets) == {"generic", "ice40", "ice40_pnr"}
+    macs = {(p.fmt, p.params.kind, p.params.acc) for p, _ in hj if p.design == "mac_pe"}
+    want = {"e4m3": ["kulisch", "fp32", "fp16", "bf16"], "e5m2": ["kulisch", "fp32"]}
+    assert macs == {(f, k, accumulator(a).name) for f, accs in want.items() for a in accs for k in ("exact", "lmul")}
+    assert {(p.fmt, p.params.rows, p.params.cols, t) for p, t in hj if p.design == "systolic_array"} == \
+        {("e4m3", 4, 4, "generic"), ("e4m3", 4, 4, "ice40")}
+    assert {p.params.align for p, _ in hj if p.design == "dot_unit"} == {"exact", "block"}
+    assert {(p.design, p.fmt) for p, _ in hj if p.design in ("lmul_pe", "fp_multiplier")} == \
+        {(dn, f) for dn in ("lmul_pe", "fp_multiplier") for f in ("e4m3", "e5m2")}
+    assert h.describe().startswith("the headline sweep of `lmul report` (`lmul report --full`: the whole sweep)")
+    assert SweepDef.from_dict(h.to_dict()).label == "headline" and d.label == "full"
+
+
+def test_report_cli_picks_the_sweep(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`lmul report` runs the headline sweep, `--full` the whole one, `--quick` the small one; never both."""
+    import lmul.report
+    from lmul.cli import main
+    seen = []
+
+    def fake_run_report(out: Path, sweep: SweepDef, **kw: object) -> dict:
+        seen.append(sweep.label)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.md").write_text("x")
+        return {"results": []}
+
+    monkeypatch.setattr(lmul.report, "run_report", fake_run_report)
+    monkeypatch.setenv("LMUL_BUILD", str(tmp_path))
+    for args, label in (([], "headline"), (["--full"], "full"), (["--quick"], "quick")):
+        assert main(["report", "-q", *args]) == 0
+        assert seen[-1] == label
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "--full", "--quick"])
+    assert exc.value.code == 2
 
 
 def test_fused_dot_unit_table() -> None:
