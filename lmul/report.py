@@ -33,7 +33,6 @@ from lmul.sweep import (
     PAPER_CLAIMS,
     PAPER_ENERGY_PJ,
     Sweep,
-    acc_label,
     default_sweep,
     dot_units,
     headline_sweep,
@@ -138,28 +137,34 @@ def acc_table(sweep: Sweep, by_acc: dict) -> list[str]:
 
 def dot_table(sweep: Sweep, dots: dict) -> list[str]:
     """The "fused dot units" section (Markdown lines) from ``dot_units``'s data: one row per format
-    and alignment, transistors per unit and per MAC (/ n), the saving, and the MAC PE with the same
-    accumulator for comparison (when the sweep has it); no lines when the sweep has no dot units."""
-    rows = [(f, r) for f, aligns in dots.items() for r in aligns.values()]
+    and dot-unit variant, transistors per unit and per MAC (/ n), the saving, iCE40/ECP5 LUT4 and
+    Fmax where the sweep has them, and the MAC PE with the same accumulator (when the sweep has it);
+    no lines when the sweep has no dot units."""
+    rows = [(f, r) for f, variants in dots.items() for r in variants.values()]
     if not rows:
         return []
     lc, lb = _kind_label(CANDIDATE), _kind_label(BASELINE)
-    acc = acc_label(sweep.dot_acc)
     has_mac = any(r["mac_pe"] for _, r in rows)
+    fpga = [c for c in ACC_TABLE_COLUMNS if c[1] not in ("transistors", "depth")
+            and any(r.get(k, {}).get(c[1]) is not None for _, r in rows for k in (CANDIDATE, BASELINE))]
     L = ["## Fused dot units", "",
-         f"`DotUnit` (`rtl/dot_unit.py`): n = {sweep.dot_n} products per cycle summed and added to a `{acc}` "
-         "accumulator with one rounding per cycle (exact: exact group sum; block: products and accumulator "
-         f"truncated to a window below the largest exponent), k_max = {sweep.k_max}, {sweep.out_fmt.upper()} "
-         f"results, no promotion; generic `cmos3` flow. Per MAC = transistors / n. Saving = 1 − transistors({lc}) "
-         f"/ transistors({lb}) (`lmul synth --design dot_unit --kind {CANDIDATE}|{BASELINE} --acc {acc} "
-         f"--n {sweep.dot_n} [--align block --w {sweep.dot_w}]`).", "",
-         f"| format | alignment | transistors {lc} / {lb} | per MAC {lc} / {lb} | saving"
-         + (f" | MAC PE `{acc}` {lc} / {lb}" if has_mac else "") + " |",
-         "|---|---|---|---|---|" + ("---|" if has_mac else "")]
+         "`DotUnit` (`rtl/dot_unit.py`, spec `lmul.sim.dot_unit`): n products per cycle summed and added to the "
+         "accumulator with one rounding per cycle (exact: exact group sum, FDOT-style; block: products and "
+         "accumulator truncated to a window of w bits below the largest exponent, Hopper-style; promote P: the "
+         f"partial sum is added into an FP32 accumulator every P products), k_max = {sweep.k_max}, "
+         f"{sweep.out_fmt.upper()} results. Transistors: generic `cmos3` flow; per MAC = transistors / n. "
+         f"Saving = 1 − transistors({lc}) / transistors({lb}) (`lmul synth --design dot_unit --kind "
+         f"{CANDIDATE}|{BASELINE} --acc A --n N [--align block --w W] [--promote P]`). LUT4 and Fmax are per "
+         "unit (n/a: not in this sweep).", "",
+         f"| format | dot unit | transistors {lc} / {lb} | per MAC {lc} / {lb} | saving"
+         + "".join(f" | {h} {lc} / {lb}" for h, _, _ in fpga)
+         + (" | MAC PE (same accumulator) " + f"{lc} / {lb}" if has_mac else "") + " |",
+         "|---|---|---|---|---|" + "---|" * len(fpga) + ("---|" if has_mac else "")]
     for f, r in rows:
         cells = [f, r["label"], f"{_num(r[CANDIDATE]['transistors'])} / {_num(r[BASELINE]['transistors'])}",
                  f"{_num(r[CANDIDATE]['per_mac'], '{:,.0f}')} / {_num(r[BASELINE]['per_mac'], '{:,.0f}')}",
                  _pct(r["saving"])]
+        cells += [f"{_num(r[CANDIDATE][key], nf)} / {_num(r[BASELINE][key], nf)}" for _, key, nf in fpga]
         if has_mac:
             m = r["mac_pe"] or {}
             cells.append(f"{_num(m.get(CANDIDATE))} / {_num(m.get(BASELINE))}")

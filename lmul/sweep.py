@@ -13,8 +13,8 @@ imports the other for it:
   ``CANDIDATE`` product kind against the ``BASELINE`` kind per MAC PE and per MAC of each array.
 * ``mac_by_acc``: per format and MAC PE accumulator, both kinds' transistors, logic depth, iCE40 /
   ECP5 LUT4 and Fmax, and the saving: the "saving per MAC, by accumulator" table.
-* ``dot_units``: the fused n-term dot units (``dot_formats``; generic target only) per format and
-  alignment, both kinds' transistors in total and per MAC (/ n) and the saving: the "fused dot
+* ``dot_units``: the fused n-term dot units (``dot_formats`` x ``dot_variants``) per format and
+  variant, both kinds' transistors in total and per MAC (/ n) and the saving: the "fused dot
   units" table.
 * ``PAPER_ENERGY_PJ`` / ``PAPER_CLAIMS``: what the paper quotes and claims.
 
@@ -24,16 +24,16 @@ transistors(baseline), per MAC for arrays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
-from lmul.arith import PRODUCT_KINDS, accumulator, product_kind
+from lmul.arith import PRODUCT_KINDS, accumulator, check_dot_unit, product_kind
 from lmul.designs import DesignParams, identifier
 from lmul.formats import get_format
 from lmul.scripts.synth import TARGETS, DesignPoint
 
-__all__ = ["BASELINE", "CANDIDATE", "MAC_FIGURES", "PAPER_CLAIMS", "PAPER_ENERGY_PJ", "UNIT_DESIGNS", "Sweep",
-           "acc_label", "default_sweep", "dot_units", "headline_sweep", "mac_by_acc", "quick_sweep", "saving",
-           "summarize", "transistors", "unit_points"]
+__all__ = ["BASELINE", "CANDIDATE", "DOT_VARIANTS", "FULL_DOT_VARIANTS", "MAC_FIGURES", "PAPER_CLAIMS",
+           "PAPER_ENERGY_PJ", "UNIT_DESIGNS", "DotVariant", "Sweep", "acc_label", "default_sweep", "dot_units",
+           "headline_sweep", "mac_by_acc", "quick_sweep", "saving", "summarize", "transistors", "unit_points"]
 
 # The paper's per-operation energy table (Horowitz, ISSCC 2014, 45 nm), as quoted by
 # Luo & Sun (arXiv 2410.00907) to derive their -95 % (element-wise) and -80 % (dot product).
@@ -56,15 +56,55 @@ def unit_points(fmt_name: str) -> dict[str, DesignPoint]:
     return {d: DesignPoint(d, fmt_name, width=width.get(d, 0)) for d in UNIT_DESIGNS}
 
 
+@dataclass(frozen=True)
+class DotVariant:
+    """One configuration of the fused dot unit (``lmul.rtl.dot_unit.DotUnit``): ``n`` products per
+    beat, accumulator ``acc``, alignment ``align`` (``exact``: FDOT-style exact group sum; ``block``:
+    Hopper-style window of ``w`` bits), promotion interval ``promote`` into FP32 (0: none)."""
+
+    n: int = 4
+    acc: str = "fp32"
+    align: str = "exact"
+    w: int = 14
+    promote: int = 0
+
+    def __post_init__(self) -> None:
+        check_dot_unit(self.n, self.acc, self.align, self.w if self.align == "block" else None,
+                       self.promote or None)
+        object.__setattr__(self, "acc", accumulator(self.acc).name)
+
+    @property
+    def key(self) -> str:
+        """A short unique key (``n4_fp32_exact``, ``n4_fp32_block_w14_p128``): report JSON rows."""
+        return (f"n{self.n}_{identifier(acc_label(self.acc))}_{self.align}"
+                + (f"_w{self.w}" if self.align == "block" else "") + (f"_p{self.promote}" if self.promote else ""))
+
+    def label(self) -> str:
+        """In words: ``n = 4, fp32, exact``, ``n = 4, fp32, block w=14, promote 128``."""
+        return (f"n = {self.n}, {acc_label(self.acc)}, " + (f"block w={self.w}" if self.align == "block" else "exact")
+                + (f", promote {self.promote}" if self.promote else ""))
+
+
+# the headline's dot units (first: also placed and routed when the sweep's dot_targets say so)
+DOT_VARIANTS = (DotVariant(4, "fp32", "exact"), DotVariant(4, "fp32", "block", 14))
+# the whole sweep adds: other n, the Kulisch and narrow accumulators, Hopper-style promotion
+FULL_DOT_VARIANTS = (*DOT_VARIANTS, DotVariant(1, "fp32"), DotVariant(2, "fp32"), DotVariant(8, "fp32"),
+                     DotVariant(16, "fp32"), DotVariant(4, "kulisch"), DotVariant(4, "fp16"),
+                     DotVariant(4, "bf16"), DotVariant(4, "e8m13:rtz", "block", 14),
+                     DotVariant(4, "fp32", "block", 14, promote=128))
+
+
 @dataclass
 class Sweep:
     """What ``lmul report`` synthesises. MAC PEs and arrays are built for every product kind in
     ``kinds`` (default: all of ``PRODUCT_KINDS``) and accumulator in ``accs``, with ``k_max`` and
     results in ``out_fmt``; MAC PEs of a format also with the accumulators ``mac_accs[format]``
     (arrays are the expensive jobs); the headline reads the first accumulator (``acc``). Fused
-    dot units (``lmul.rtl.dot_unit.DotUnit``) of the formats ``dot_formats``: ``dot_n`` products per
-    beat, accumulator ``dot_acc``, each alignment of ``dot_aligns`` (block: window ``dot_w``), every
-    product kind, no promotion, ``k_max`` and ``out_fmt`` as the MACs; generic target only."""
+    dot units (``lmul.rtl.dot_unit.DotUnit``) of the formats ``dot_formats``: every ``DotVariant`` of
+    ``dot_variants`` (products per beat, accumulator, alignment, window, promotion) with every product
+    kind, ``k_max`` and ``out_fmt`` as the MACs, on the targets of ``dot_targets`` that the sweep has
+    (generic: every variant; FPGA synthesis: those of ``DOT_VARIANTS``; place and route: the first, the
+    n = 4 FP32 FDOT-style unit)."""
 
     formats: list[str]
     array_sizes: dict[str, list[int]]
@@ -78,15 +118,13 @@ class Sweep:
     out_fmt: str = "fp32"
     mac_accs: dict[str, list[str]] = field(default_factory=dict)
     dot_formats: list[str] = field(default_factory=list)
-    dot_n: int = 4
-    dot_acc: str = "fp32"
-    dot_aligns: list[str] = field(default_factory=lambda: ["exact", "block"])
-    dot_w: int = 14
+    dot_variants: list[DotVariant] = field(default_factory=lambda: list(DOT_VARIANTS))
+    dot_targets: tuple[str, ...] = ("generic",)
     label: str = "custom"       # headline / full / quick: which of the sweeps below (stated in the report)
 
     def __post_init__(self) -> None:
         self.kinds = [product_kind(k).name for k in self.kinds]
-        self.dot_acc = accumulator(self.dot_acc).name
+        self.dot_variants = [DotVariant(**v) if isinstance(v, dict) else v for v in self.dot_variants]
         self.accs = [accumulator(a).name for a in self.accs]
         if not self.accs:
             raise ValueError("a sweep needs at least one accumulator")
@@ -113,10 +151,10 @@ class Sweep:
     def array_point(self, fmt: str, kind: str, acc: str, size: int) -> DesignPoint:
         return DesignPoint("systolic_array", fmt, self.mac_params(kind, acc, size))
 
-    def dot_point(self, fmt: str, kind: str, align: str) -> DesignPoint:
-        """The fused dot unit of ``fmt`` with product ``kind`` and alignment ``align`` (``dot_*`` fields)."""
-        return DesignPoint("dot_unit", fmt, replace(self.mac_params(kind, self.dot_acc), n=self.dot_n, align=align,
-                                                    w=self.dot_w))
+    def dot_point(self, fmt: str, kind: str, variant: DotVariant) -> DesignPoint:
+        """The fused dot unit of ``fmt`` with product ``kind`` in the configuration ``variant``."""
+        return DesignPoint("dot_unit", fmt, replace(self.mac_params(kind, variant.acc), n=variant.n,
+                                                    align=variant.align, w=variant.w, promote=variant.promote))
 
     def points(self) -> list[tuple[DesignPoint, str]]:
         jobs: list[tuple[DesignPoint, str]] = []
@@ -133,14 +171,12 @@ class Sweep:
                         p = self.array_point(name, k, a, n)
                         jobs += [(p, t) for t in synth_targets]
                         jobs += [(p, t) for t in pnr_targets if n * n <= self.pnr_max_pes.get(t, 0)]
-        if "generic" in self.targets:
-            jobs += [(self.dot_point(f, k, a), "generic") for f in self.dot_formats for a in self.dot_aligns
-                     for k in self.kinds]
+        for t in (t for t in self.targets if t in self.dot_targets):
+            # generic: every variant; FPGA synthesis: the headline's (DOT_VARIANTS); place and route: the first
+            variants = (self.dot_variants if t == "generic" else self.dot_variants[:1] if t.endswith("_pnr")
+                        else [v for v in self.dot_variants if v in DOT_VARIANTS])
+            jobs += [(self.dot_point(f, k, v), t) for f in self.dot_formats for v in variants for k in self.kinds]
         return jobs
-
-    def dot_label(self, align: str) -> str:
-        """An alignment of the dot units in words: ``exact``, ``block w=14``."""
-        return f"block w={self.dot_w}" if align == "block" else align
 
     def parameters(self) -> str:
         """The MAC parameters in words, for every table and plot that shows MAC figures."""
@@ -159,17 +195,18 @@ class Sweep:
                 + (f" and arrays ({arrays}, counted per MAC: array transistors / (rows · cols))" if arrays else "")
                 + f" with product kinds {', '.join(self.kinds)}, {self.parameters()}"
                 + (f"; MAC PEs also with the accumulators {extra}" if extra else "")
-                + (f"; fused dot units ({', '.join(self.dot_formats)}: n = {self.dot_n}, {acc_label(self.dot_acc)} "
-                   f"accumulator, {' and '.join(self.dot_label(a) for a in self.dot_aligns)} alignment, generic "
-                   "target, counted per MAC: transistors / n)" if self.dot_formats else "")
+                + (f"; fused dot units ({', '.join(self.dot_formats)}: "
+                   f"{'; '.join(v.label() for v in self.dot_variants)}; targets "
+                   f"{', '.join(t for t in self.targets if t in self.dot_targets)}; counted per MAC: "
+                   "transistors / n)" if self.dot_formats else "")
                 + f"; targets {', '.join(self.targets)}")
 
     def to_dict(self) -> dict:
         return {"formats": self.formats, "array_sizes": self.array_sizes, "k_max": self.k_max,
                 "targets": list(self.targets), "pnr_max_pes": self.pnr_max_pes, "kinds": self.kinds,
                 "accs": self.accs, "out_fmt": self.out_fmt, "mac_accs": self.mac_accs,
-                "dot_formats": self.dot_formats, "dot_n": self.dot_n, "dot_acc": self.dot_acc,
-                "dot_aligns": self.dot_aligns, "dot_w": self.dot_w, "label": self.label}
+                "dot_formats": self.dot_formats, "dot_variants": [asdict(v) for v in self.dot_variants],
+                "dot_targets": list(self.dot_targets), "label": self.label}
 
     @classmethod
     def from_dict(cls, d: dict) -> Sweep:
@@ -178,8 +215,8 @@ class Sweep:
                  k_max=int(d["k_max"]))
         for key, conv in (("targets", tuple), ("pnr_max_pes", dict), ("kinds", list), ("accs", list),
                           ("out_fmt", str), ("mac_accs", lambda v: {f: list(a) for f, a in v.items()}),
-                          ("dot_formats", list), ("dot_n", int), ("dot_acc", str), ("dot_aligns", list),
-                          ("dot_w", int), ("label", str)):
+                          ("dot_formats", list), ("dot_variants", list), ("dot_targets", tuple),
+                          ("label", str)):
             if key in d:
                 sw = replace(sw, **{key: conv(d[key])})
         return sw
@@ -193,7 +230,9 @@ def default_sweep() -> Sweep:
     """The whole sweep (``lmul report --full``): E4M3, E5M2 and BF16 on every target; MAC PEs with
     four accumulators, arrays up to 8×8, fused dot units."""
     return Sweep(formats=["e4m3", "e5m2", "bf16"], array_sizes={"e4m3": [2, 4, 8], "e5m2": [2, 4, 8], "bf16": [2]},
-                 mac_accs={f: list(v) for f, v in DEFAULT_MAC_ACCS.items()}, dot_formats=["e4m3"], label="full")
+                 mac_accs={f: list(v) for f, v in DEFAULT_MAC_ACCS.items()}, dot_formats=["e4m3", "e5m2"],
+                 dot_variants=list(FULL_DOT_VARIANTS), dot_targets=("generic", "ice40", "ecp5", "ice40_pnr", "ecp5_pnr"),
+                 label="full")
 
 
 def headline_sweep() -> Sweep:
@@ -204,7 +243,7 @@ def headline_sweep() -> Sweep:
     k_max = 256 as in the whole sweep, so its figures are the same jobs (and cache entries)."""
     return Sweep(formats=["e4m3", "e5m2"], array_sizes={"e4m3": [4]}, targets=("generic", "ice40", "ice40_pnr"),
                  mac_accs={"e4m3": ["fp32", "fp16", "bf16"], "e5m2": ["fp32"]}, dot_formats=["e4m3"],
-                 label="headline")
+                 dot_targets=("generic", "ice40"), label="headline")
 
 
 def quick_sweep() -> Sweep:
@@ -269,25 +308,27 @@ def mac_by_acc(sweep: Sweep, res: dict) -> dict[str, dict[str, dict]]:
 
 
 def dot_units(sweep: Sweep, res: dict) -> dict[str, dict[str, dict]]:
-    """Per format of ``dot_formats`` and alignment: ``{kind: {"transistors", "per_mac"}}`` for every
-    product kind (``per_mac`` = transistors / n), ``saving`` (``CANDIDATE`` vs ``BASELINE``, the
-    same per MAC), ``mac_pe`` (``{kind: transistors}`` of the MAC PE with the same accumulator, None
-    when the sweep has none), ``design`` (the ``CANDIDATE`` unit's name), ``label`` and ``n``."""
+    """Per format of ``dot_formats`` and ``DotVariant`` (by its ``key``): ``{kind: {MAC_FIGURES key:
+    value, "per_mac": transistors / n}}`` for every product kind, ``saving`` (transistors,
+    ``CANDIDATE`` vs ``BASELINE``, the same per MAC), ``mac_pe`` (``{kind: transistors}`` of the MAC
+    PE with the same accumulator, None when the sweep has none), ``design`` (the ``CANDIDATE`` unit's
+    name), ``label``, ``n``, ``acc`` (``acc_label``). Missing figures are None."""
     out: dict[str, dict[str, dict]] = {}
     for name in sweep.dot_formats:
         rows: dict[str, dict] = {}
-        mac = sweep.dot_acc in sweep.mac_accs_of(name) and name in sweep.formats
-        for align in sweep.dot_aligns:
-            row: dict[str, object] = {"label": sweep.dot_label(align), "n": sweep.dot_n,
-                                      "design": sweep.dot_point(name, CANDIDATE, align).name}
+        for v in sweep.dot_variants:
+            row: dict[str, object] = {"label": v.label(), "n": v.n, "acc": acc_label(v.acc),
+                                      "design": sweep.dot_point(name, CANDIDATE, v).name}
             for k in sweep.kinds:
-                t = transistors(res, sweep.dot_point(name, k, align))
-                row[k] = {"transistors": t, "per_mac": t / sweep.dot_n if t else None}
-            row["saving"] = saving(row.get(CANDIDATE, {}).get("transistors"),      # type: ignore[attr-defined]
-                                   row.get(BASELINE, {}).get("transistors"))       # type: ignore[attr-defined]
-            row["mac_pe"] = ({k: transistors(res, sweep.mac_point(name, k, sweep.dot_acc)) for k in sweep.kinds}
+                pt = sweep.dot_point(name, k, v)
+                fig = {key: _figure(res, pt, target, field_) for key, target, field_ in MAC_FIGURES}
+                fig["per_mac"] = fig["transistors"] / v.n if fig["transistors"] else None
+                row[k] = fig
+            row["saving"] = saving(row[CANDIDATE]["transistors"], row[BASELINE]["transistors"])  # type: ignore[index]
+            mac = v.acc in sweep.mac_accs_of(name) and name in sweep.formats
+            row["mac_pe"] = ({k: transistors(res, sweep.mac_point(name, k, v.acc)) for k in sweep.kinds}
                              if mac else None)
-            rows[align] = row
+            rows[v.key] = row
         out[name] = rows
     return out
 

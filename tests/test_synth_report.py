@@ -103,13 +103,22 @@ def test_sweeps_cover_the_accumulators() -> None:
         {(a, t) for a in ("kulisch", "float:fp32:rne") for t in ("generic", "ice40", "ice40_pnr")}
     assert {p.params.acc for p, _ in q.points() if p.design == "systolic_array"} == {"kulisch"}
     assert "MAC PEs also with the accumulators e4m3: fp32" in q.describe()
-    # fused dot units: E4M3, n = 4, fp32, exact and block (w = 14), both kinds, generic only; quick: none
+    # fused dot units of E4M3 and E5M2: the headline's two (n = 4, fp32, exact / block w = 14) on generic,
+    # iCE40 and ECP5 (the first also placed and routed), nine more variants on the generic target only
     dots = {(p.fmt, p.params.kind, p.params.acc, p.params.n, p.params.align, p.params.w, p.params.promote,
              p.params.k_max, p.params.out_fmt, t) for p, t in d.points() if p.design == "dot_unit"}
-    assert dots == {("e4m3", k, "float:fp32:rne", 4, a, 14, 0, 256, "fp32", "generic")
-                    for k in ("exact", "lmul") for a in ("exact", "block")}
+    head = {("fp32", 4, "exact", 0), ("fp32", 4, "block", 0)}
+    for f, k in ((f, k) for f in ("e4m3", "e5m2") for k in ("exact", "lmul")):
+        for t in ("generic", "ice40", "ecp5", "ice40_pnr", "ecp5_pnr"):
+            got = {(acc_label(a), n, al, pr) for (f_, k_, a, n, al, w, pr, km, o, t_) in dots
+                   if (f_, k_, t_) == (f, k, t) and km == 256 and o == "fp32"}
+            want = ({("fp32", 4, "exact", 0)} if t.endswith("_pnr") else head if t != "generic" else
+                    head | {("fp32", n, "exact", 0) for n in (1, 2, 8, 16)} | {(a, 4, "exact", 0) for a in
+                    ("kulisch", "fp16", "bf16")} | {("e8m13:rtz", 4, "block", 0), ("fp32", 4, "block", 128)})
+            assert got == want, (f, k, t)
+    assert len(dots) == 2 * 2 * (11 + 2 + 2 + 1 + 1)
     assert "dot_unit_lmul_e4m3_float_fp32_rne_k256_fp32_n4_block_w14" in {p.name for p, _ in d.points()}
-    assert "fused dot units (e4m3: n = 4, fp32 accumulator, exact and block w=14 alignment" in d.describe()
+    assert "fused dot units (e4m3, e5m2: n = 4, fp32, exact; n = 4, fp32, block w=14; n = 1" in d.describe()
     assert not [p for p, _ in q.points() if p.design == "dot_unit"] and "dot unit" not in q.describe()
     for sw in (d, q):
         assert Sweep.from_dict(json.loads(json.dumps(sw.to_dict()))) == sw
@@ -214,29 +223,42 @@ def test_report_cli_picks_the_sweep(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 def test_fused_dot_unit_table() -> None:
-    """The default sweep's dot units per MAC (transistors / n) with the saving and the fp32 MAC PE beside them;
-    the quick sweep has no such table."""
-    d = default_sweep()
+    """The headline sweep's dot units per MAC (transistors / n) with the saving, iCE40 LUT4 and the fp32
+    MAC PE beside them; the quick sweep has no such table; the whole sweep's variants."""
+    d = headline_sweep()
     res = fake_results(d)
     res[("mac_pe_lmul_e4m3_float_fp32_rne_k256_fp32", "generic")]["transistors"] = 13700
     res[("mac_pe_exact_e4m3_float_fp32_rne_k256_fp32", "generic")]["transistors"] = 14500
     dots = dot_units(d, res)
-    assert list(dots) == ["e4m3"] and list(dots["e4m3"]) == ["exact", "block"]
-    block = dots["e4m3"]["block"]
-    assert block["label"] == "block w=14" and block["n"] == 4
+    assert list(dots) == ["e4m3"] and list(dots["e4m3"]) == ["n4_fp32_exact", "n4_fp32_block_w14"]
+    block = dots["e4m3"]["n4_fp32_block_w14"]
+    assert block["label"] == "n = 4, fp32, block w=14" and block["n"] == 4 and block["acc"] == "fp32"
     assert block["design"] == "dot_unit_lmul_e4m3_float_fp32_rne_k256_fp32_n4_block_w14"
-    assert block["lmul"] == {"transistors": 26000, "per_mac": 6500} and block["exact"]["per_mac"] == 7000
+    assert block["lmul"]["transistors"] == 26000 and block["lmul"]["per_mac"] == 6500
+    assert block["exact"]["per_mac"] == 7000
+    lut = {k: res[(f"dot_unit_{k}_e4m3_float_fp32_rne_k256_fp32_n4_block_w14", "ice40")]["lut4"]
+           for k in ("lmul", "exact")}
+    assert block["lmul"]["ice40_lut4"] == lut["lmul"] and block["lmul"]["ice40_fmax_mhz"] is None
     assert block["saving"] == pytest.approx(1 - 26000 / 28000)
     assert block["mac_pe"] == {"exact": 14500, "lmul": 13700}
     md = markdown(d, res, summarize(d, res), {}, {}, None)
     sec = md.split("## Fused dot units")[1].split("\n## ")[0]
-    assert "n = 4 products per cycle" in sec and "`fp32` accumulator" in sec and "k_max = 256" in sec
-    assert "| format | alignment | transistors L-Mul / exact | per MAC L-Mul / exact | saving | " \
-           "MAC PE `fp32` L-Mul / exact |" in sec
-    assert "| e4m3 | exact | 30,000 / 36,000 | 7,500 / 9,000 | 16.7 % | 13,700 / 14,500 |" in sec
-    assert "| e4m3 | block w=14 | 26,000 / 28,000 | 6,500 / 7,000 | 7.1 % | 13,700 / 14,500 |" in sec
+    assert "k_max = 256" in sec and "Hopper-style" in sec
+    assert ("| format | dot unit | transistors L-Mul / exact | per MAC L-Mul / exact | saving | "
+            "iCE40 LUT4 L-Mul / exact | MAC PE (same accumulator) L-Mul / exact |") in sec
+    assert "| e4m3 | n = 4, fp32, exact | 30,000 / 36,000 | 7,500 / 9,000 | 16.7 % | " in sec
+    assert (f"| e4m3 | n = 4, fp32, block w=14 | 26,000 / 28,000 | 6,500 / 7,000 | 7.1 % | "
+            f"{lut['lmul']:,} / {lut['exact']:,} | 13,700 / 14,500 |") in sec
     del res[("dot_unit_exact_e4m3_float_fp32_rne_k256_fp32_n4_exact", "generic")]   # a missing figure reads n/a
-    assert "| e4m3 | exact | 30,000 / n/a | 7,500 / n/a | n/a |" in markdown(d, res, summarize(d, res), {}, {}, None)
+    assert "| e4m3 | n = 4, fp32, exact | 30,000 / n/a | 7,500 / n/a | n/a |" in \
+        markdown(d, res, summarize(d, res), {}, {}, None)
     q = quick_sweep()
     assert dot_units(q, fake_results(q)) == {}
     assert "Fused dot units" not in markdown(q, fake_results(q), summarize(q, fake_results(q)), {}, {}, None)
+    # the whole sweep: 11 variants per format; the narrow accumulator has no MAC PE to compare with
+    full = dot_units(default_sweep(), fake_results(default_sweep()))
+    assert list(full) == ["e4m3", "e5m2"] and all(len(v) == 11 for v in full.values())
+    assert full["e5m2"]["n4_e8m13_rtz_block_w14"]["mac_pe"] is None
+    assert full["e5m2"]["n4_kulisch_exact"]["mac_pe"] is not None
+    assert full["e4m3"]["n16_fp32_exact"]["lmul"]["ecp5_lut4"] is None          # FPGA: the headline's only
+    assert full["e4m3"]["n4_fp32_exact"]["lmul"]["ecp5_fmax_mhz"] is not None
