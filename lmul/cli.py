@@ -135,15 +135,20 @@ def _dot_params(args: argparse.Namespace) -> dict[str, object]:
 
 def _add_dot_options(s: argparse.ArgumentParser) -> None:
     from lmul.arith import ALIGNS, N_CHOICES, W_MAX
-    from lmul.designs import DesignParams
+    from lmul.designs import DEFAULT_N, DesignParams
     d = DesignParams()
     s.add_argument("--n", type=int, default=d.n,
-                   help=f"dot_unit: products per beat, one of {', '.join(map(str, N_CHOICES))} (default {d.n})")
-    s.add_argument("--align", choices=ALIGNS, default=d.align, help=f"dot_unit: alignment (default {d.align})")
+                   help=f"dot_unit, systolic_array: products per beat (the array: K-steps per beat and PE), one of "
+                        f"{', '.join(map(str, N_CHOICES))} (default: dot_unit {DEFAULT_N['dot_unit']}, systolic_array "
+                        f"{DEFAULT_N['systolic_array']})")
+    s.add_argument("--align", choices=ALIGNS, default=d.align,
+                   help=f"dot_unit, systolic_array: alignment (default {d.align})")
     s.add_argument("--w", type=int, default=None,
-                   help=f"dot_unit: block window width in bits, 1..{W_MAX}, --align block only (default {d.w})")
+                   help=f"dot_unit, systolic_array: block window width in bits, 1..{W_MAX}, --align block only "
+                        f"(default {d.w})")
     s.add_argument("--promote", type=int, default=d.promote,
-                   help="dot_unit: promote into FP32 every P products, a multiple of --n (default 0: never)")
+                   help="dot_unit, systolic_array: promote into FP32 every P products, a multiple of --n "
+                        "(default 0: never)")
 
 
 def cmd_formats(args: argparse.Namespace) -> int:

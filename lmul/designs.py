@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
 
@@ -26,9 +26,9 @@ from lmul.arith import accumulator, check_dot_unit, product_kind
 from lmul.errors import ParameterError, check_int
 from lmul.formats import FloatFormat, get_format
 
-__all__ = ["DESIGNS", "MAX_ENGINE_WORDS", "MAX_K", "MAX_SIDE", "Design", "DesignParams", "build_design",
+__all__ = ["DEFAULT_N", "DESIGNS", "MAX_ENGINE_WORDS", "MAX_K", "MAX_SIDE", "Design", "DesignParams", "build_design",
            "check_params", "engine_words", "export_design", "identifier", "module_name", "port_map",
-           "port_map_markdown"]
+           "port_map_markdown", "resolve_n"]
 
 # Limits of the registry designs, checked before elaboration (``check_params``) so a typo cannot
 # start an elaboration that runs for hours or out of memory.
@@ -41,9 +41,12 @@ MAX_ENGINE_WORDS = 1 << 20  # matmul_engine A+B memory words: the Verilog lists 
 class DesignParams:
     """Parameters a design may use: pipeline latency (multipliers), product kind and accumulator
     (MACs, arrays, engines, dot units; ``lmul.arith`` registries), array size, K limit, result
-    format; for the fused dot unit (``lmul.rtl.dot_unit.DotUnit``) products per beat ``n``,
-    alignment ``align`` (``exact`` or ``block``), block window ``w`` (``align="block"`` only) and
-    promotion interval ``promote`` (0: no promotion)."""
+    format; for the fused dot unit (``lmul.rtl.dot_unit.DotUnit``) and the systolic array's
+    dot-unit PEs (``SystolicArray(..., n=...)``) products per beat ``n`` (None: the design's
+    default, ``DEFAULT_N``: 4 for ``dot_unit``, 1 for ``systolic_array``, whose n = 1 with exact
+    alignment and no promotion is the plain MAC array), alignment ``align`` (``exact`` or
+    ``block``), block window ``w`` (``align="block"`` only) and promotion interval ``promote``
+    (0: no promotion)."""
 
     latency: int = 0
     rows: int = 4
@@ -52,7 +55,7 @@ class DesignParams:
     out_fmt: str = "fp32"
     kind: str = "lmul"
     acc: str = "kulisch"
-    n: int = 4
+    n: int | None = None
     align: str = "exact"
     w: int = 14
     promote: int = 0
@@ -90,7 +93,9 @@ def _mac_pe(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
 
 def _array(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
     from lmul.rtl.systolic_array import SystolicArray
-    return SystolicArray(fmt, p.kind, p.rows, p.cols, p.out_fmt, k_max=p.k_max, acc=p.acc)
+    w, promote = _dot_args(p)
+    return SystolicArray(fmt, p.kind, p.rows, p.cols, p.out_fmt, k_max=p.k_max, acc=p.acc,
+                         n=resolve_n("systolic_array", p), align=p.align, w=w, promote=promote)
 
 
 def _engine(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
@@ -108,7 +113,22 @@ def _dot_args(p: DesignParams) -> tuple[int | None, int | None]:
 def _dot_unit(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
     from lmul.rtl.dot_unit import DotUnit
     w, promote = _dot_args(p)
-    return DotUnit(fmt, p.kind, p.n, p.out_fmt, k_max=p.k_max, acc=p.acc, align=p.align, w=w, promote=promote)
+    return DotUnit(fmt, p.kind, resolve_n("dot_unit", p), p.out_fmt, k_max=p.k_max, acc=p.acc, align=p.align,
+                   w=w, promote=promote)
+
+
+#: ``n`` of the designs that use it when ``DesignParams.n`` is None.
+DEFAULT_N = {"dot_unit": 4, "systolic_array": 1}
+
+
+def resolve_n(design: str, p: DesignParams) -> int:
+    """``p.n``, or ``design``'s default (``DEFAULT_N``) when it is None."""
+    return DEFAULT_N.get(design, 1) if p.n is None else p.n
+
+
+def _plain_array(p: DesignParams) -> bool:
+    """The systolic array without dot-unit options: today's MAC array (names without n/align)."""
+    return resolve_n("systolic_array", p) == 1 and p.align == "exact" and not p.promote
 
 
 MAC = ("kind", "acc", "k_max", "out_fmt")
@@ -117,7 +137,8 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
     Design("fp_multiplier", _fp_mul("rounded"), ("latency",), "exact FP multiplier, RNE-rounded"),
     Design("fp_multiplier_exact", _fp_mul("exact"), ("latency",), "exact FP multiplier, unrounded product"),
     Design("mac_pe", _mac_pe, MAC, "MAC PE with stream ports"),
-    Design("systolic_array", _array, (*MAC, "size"), "output-stationary systolic array"),
+    Design("systolic_array", _array, (*MAC, "size", "n", "align", "promote"),
+           "output-stationary systolic array (n > 1, block alignment or promotion: dot-unit PEs)"),
     Design("matmul_engine", _engine, (*MAC, "size"), "matmul engine (banked memories + array; m/n max 4x the size)"),
     Design("dot_unit", _dot_unit, (*MAC, "n", "align", "promote"),
            "fused n-term dot-product unit (exact or block alignment, optional FP32 promotion; w with block only)"),
@@ -139,8 +160,12 @@ def module_name(design: str, fmt: FloatFormat, params: DesignParams) -> str:
     """``<design>[_<kind>]_<fmt>[_<acc>_k<k_max>_<out_fmt>][_<R>x<C>][_n<n>_<align>[_w<w>][_p<promote>]][_l<latency>]``,
     e.g. ``mac_pe_lmul_e4m3_kulisch_k256_fp32``, ``systolic_array_exact_e5m2_kulisch_k256_fp32_4x4``,
     ``dot_unit_lmul_e4m3_float_fp32_rne_k256_fp32_n4_block_w14``, ``lmul_pe_e4m3_l0``: every parameter
-    the design uses, nothing else (``w`` only with block alignment, ``p`` only when promote > 0)."""
+    the design uses, nothing else (``w`` only with block alignment, ``p`` only when promote > 0; the
+    systolic array has the ``_n..`` part only with dot-unit PEs, so the MAC array keeps its name:
+    ``systolic_array_lmul_e4m3_float_fp32_rne_k256_fp32_4x4_n4_exact``)."""
     uses = _design(design).uses
+    if design == "systolic_array" and _plain_array(params):
+        uses = tuple(u for u in uses if u not in ("n", "align", "promote"))
     parts = [design]
     if "kind" in uses:
         parts.append(product_kind(params.kind).name)
@@ -150,7 +175,7 @@ def module_name(design: str, fmt: FloatFormat, params: DesignParams) -> str:
     if "size" in uses:
         parts.append(f"{params.rows}x{params.cols}")
     if "n" in uses:
-        parts.append(f"n{params.n}")
+        parts.append(f"n{resolve_n(design, params)}")
     if "align" in uses:
         parts.append(identifier(params.align))
         if params.align == "block":
@@ -179,7 +204,7 @@ def check_params(design: str, params: DesignParams) -> None:
     if "k_max" in uses:
         check_int("k_max", params.k_max, 1, MAX_K)
     if "n" in uses:
-        check_dot_unit(params.n, params.acc, params.align, *_dot_args(params))
+        check_dot_unit(resolve_n(design, params), params.acc, params.align, *_dot_args(params))
     if design == "matmul_engine" and engine_words(params) > MAX_ENGINE_WORDS:
         raise ParameterError(
             f"matmul_engine {params.rows}x{params.cols} with k_max {params.k_max} needs {engine_words(params):,} "
@@ -200,6 +225,8 @@ def export_design(design: str, fmt: FloatFormat | str, params: DesignParams, out
     fmt = get_format(fmt)
     comp = build_design(design, fmt, params)
     name = module_name(design, fmt, params)
+    if "n" in _design(design).uses:
+        params = replace(params, n=resolve_n(design, params))        # the port map records the n built
     text = verilog.convert(comp, name=name, emit_src=False)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
-"""Output-stationary systolic array of MAC cells (golden twin:
-``lmul.sim.systolic_array.matmul``)."""
+"""Output-stationary systolic array of MAC cells, or of fused n-term dot-product cells that take
+n K-steps per beat (golden twin: ``lmul.sim.systolic_array.matmul``)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,27 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from lmul.arith import Accumulator, ProductKind, accumulator, product_kind
+from lmul.arith import Accumulator, ProductKind, check_dot_unit, product_kind
 from lmul.errors import check_int
 from lmul.formats import FP32, FloatFormat, get_format
+from lmul.rtl.dot_cell import DotCell
 from lmul.rtl.float_layout import FloatLayout
 from lmul.rtl.mac_cell import MacCell
 
 __all__ = ["SystolicArray", "in_layout", "out_layout"]
 
 
-def in_layout(fmt: FloatFormat, rows: int, cols: int) -> data.StructLayout:
-    """One input beat: ``{a: rows x FloatLayout(fmt), b: cols x FloatLayout(fmt), last}``."""
-    return data.StructLayout({"a": data.ArrayLayout(FloatLayout(fmt), rows),
-                              "b": data.ArrayLayout(FloatLayout(fmt), cols), "last": 1})
+def in_layout(fmt: FloatFormat, rows: int, cols: int, n: int = 1) -> data.StructLayout:
+    """One input beat: ``{a: rows x FloatLayout(fmt), b: cols x FloatLayout(fmt), last}`` for
+    ``n = 1``; for ``n > 1`` n K-steps, ``{a: rows x n x FloatLayout(fmt), b: cols x n x
+    FloatLayout(fmt), count: range(n + 1), last}`` (``a[r][j]`` = A[r, k0 + j], ``b[c][j]`` =
+    B[k0 + j, c]; lanes ``count .. n-1`` are zero products)."""
+    if n == 1:
+        return data.StructLayout({"a": data.ArrayLayout(FloatLayout(fmt), rows),
+                                  "b": data.ArrayLayout(FloatLayout(fmt), cols), "last": 1})
+    lane = data.ArrayLayout(FloatLayout(fmt), n)
+    return data.StructLayout({"a": data.ArrayLayout(lane, rows), "b": data.ArrayLayout(lane, cols),
+                              "count": range(n + 1), "last": 1})
 
 
 def out_layout(out_fmt: FloatFormat, rows: int, cols: int) -> data.StructLayout:
@@ -32,14 +40,22 @@ def out_layout(out_fmt: FloatFormat, rows: int, cols: int) -> data.StructLayout:
 class SystolicArray(wiring.Component):
     """``rows × cols`` output tiles ``C = A_tile @ B_tile`` over any K (1..k_max).
 
-    Bit-exactly the golden ``matmul(fmt, A, B, out_fmt, kind, acc)``: each PE sums its products
-    in k order with the accumulator ``acc`` (``kulisch``: exact accumulation and one RNE rounding
-    per result, so results do not depend on the order; a float accumulator rounds every step).
+    Bit-exactly the golden ``matmul(fmt, A, B, out_fmt, kind, acc, n, align, w, promote)``: each
+    PE sums its products in k order with the accumulator ``acc`` (``kulisch``: exact
+    accumulation and one RNE rounding per result, so results do not depend on the order; a float
+    accumulator rounds every step). With ``n = 1``, ``align="exact"`` and no promotion the PEs are
+    ``MacCell`` s (one product per beat; this is the default and its netlist does not depend on
+    the dot-unit options). Otherwise every PE is a ``DotCell`` (``lmul.rtl.dot_cell``, the
+    ``DotUnit`` datapath): each beat carries n consecutive K-steps, each PE adds their n products
+    to its accumulator with one rounding per beat (``align``: exact group sum or block
+    truncation; ``promote``: partials added into FP32 every P products), i.e. every output
+    element is ``dot_unit(fmt, A[r, :], B[:, c], out_fmt, kind, n, acc, align, w, promote)``.
 
     Dataflow (output-stationary): A elements enter row r skewed by r cycles and move right; B
     elements enter column c skewed by c cycles and move down (prepared once at the column input
     by the kind's builder — for L-Mul pre-biased, ``F_b + C``, so each PE's L-Mul is a
-    two-operand adder); PE(r, c) (a ``MacCell``) accumulates C[r, c] in place. When the bottom
+    two-operand adder per lane); PE(r, c) accumulates C[r, c] in place. With n > 1 each hop
+    carries n lanes, and the beat's ``count`` travels with A along the rows. When the bottom
     PE of a column finishes a tile, the column's ``rows`` sums are loaded in parallel into a
     drain register, shifted out one per cycle through that column's rounder (the accumulator's
     finisher), re-aligned across columns (deskew) and written to an output FIFO — while the
@@ -62,53 +78,78 @@ class SystolicArray(wiring.Component):
         Output FIFO depth in result rows (>= 2, default 4).
     acc : str or Accumulator
         Accumulator (default ``kulisch``; ``lmul.arith.ACCUMULATORS``).
+    n : int
+        K-steps per beat and PE, one of 1, 2, 4, 8, 16, 32 (default 1).
+    align : str
+        Dot-unit alignment, ``"exact"`` (default) or ``"block"`` (float accumulators;
+        ``lmul.sim.dot_unit``).
+    w : int or None
+        Block window width, 1..64 (``align="block"`` only, required there).
+    promote : int or None
+        Promotion interval P (a multiple of n) into an FP32 accumulator; float accumulators only.
 
     Attributes
     ----------
-    i : In(stream.Signature(in_layout(fmt, rows, cols)))
-        One beat per k: ``{a: rows elements (column k of the A tile), b: cols elements (row k
-        of the B tile), last}``; ``last`` marks the final k of a tile. Tiles follow back to
-        back.
+    i : In(stream.Signature(in_layout(fmt, rows, cols, n)))
+        One beat per k (n = 1): ``{a: rows elements (column k of the A tile), b: cols elements
+        (row k of the B tile), last}``; for n > 1 one beat per n consecutive k, ``{a[rows][n],
+        b[cols][n], count, last}``: lanes ``0 .. count-1`` live (``count >= n``: all), the rest
+        zero products whatever they hold — the last beat of a tile with K not a multiple of n has
+        ``count = K mod n``; a short beat in the middle equals zero operands in its missing
+        lanes. ``last`` marks the final beat of a tile. Tiles follow back to back.
     o : Out(stream.Signature(out_layout(out_fmt, rows, cols)))
         One beat per output row: ``{c: cols elements of out_fmt, row, last}``; rows of a tile
         come out in order 0..rows-1, ``last`` on row ``rows-1``. Results appear in tile order.
     latency : int
-        ``rows + cols + acc latency + 2`` (``rows + cols + 4`` for ``kulisch``): cycles from
-        the transfer of a tile's ``last`` beat on ``i`` to its row 0 on ``o`` (``o.valid``),
-        when ``o`` has not been stalled (the output FIFO is empty). It is ``rows - 1`` skew +
-        ``cols - 1`` hops to the bottom-right PE + the accumulator latency + 1 drain register
-        + 1 rounder output register (row 0 is then written into the FIFO, the other columns
-        deskewed to it) + 2 through the FIFO (``SyncFIFOBuffered``).
+        ``rows + cols + PE latency + 2`` (``rows + cols + 4`` for ``kulisch`` with n = 1): cycles
+        from the transfer of a tile's ``last`` beat on ``i`` to its row 0 on ``o``
+        (``o.valid``), when ``o`` has not been stalled (the output FIFO is empty). It is
+        ``rows - 1`` skew + ``cols - 1`` hops to the bottom-right PE + the PE's latency
+        (``MacCell.latency`` / ``DotCell.latency``) + 1 drain register + 1 rounder output
+        register (row 0 is then written into the FIFO, the other columns deskewed to it) + 2
+        through the FIFO (``SyncFIFOBuffered``).
+    cells : list of list of MacCell or DotCell
+        The PEs, ``cells[r][c]``.
 
-    Throughput one ``i`` beat (one k) per cycle and one ``o`` beat per cycle. A tile needs at
-    least ``rows`` cycles to drain its column registers: a ``last`` beat that comes sooner is
-    held back (``i.ready`` low), so tiles with K >= rows run with no bubbles and shorter tiles
-    take ``rows`` cycles each. Flow control: one global advance enable (the output FIFO has
-    room); a full FIFO freezes the whole array, so nothing is lost or duplicated. Without input,
-    bubbles enter, so the last tile always drains. Synchronous reset clears all state (a tile
-    in flight is dropped).
+    Throughput one ``i`` beat (one k, or n of them) per cycle and one ``o`` beat per cycle. A
+    tile needs at least ``rows`` cycles to drain its column registers: a ``last`` beat that
+    comes sooner is held back (``i.ready`` low), so tiles of at least ``rows`` beats run with no
+    bubbles and shorter tiles take ``rows`` cycles each. Flow control: one global advance enable
+    (the output FIFO has room); a full FIFO freezes the whole array, so nothing is lost or
+    duplicated. Without input, bubbles enter, so the last tile always drains. Synchronous reset
+    clears all state (a tile in flight is dropped).
     """
 
     def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", rows: int = 4, cols: int = 4,
                  out_fmt: FloatFormat | str = FP32, k_max: int = 4096, fifo_depth: int = 4, *,
-                 acc: str | Accumulator = "kulisch") -> None:
+                 acc: str | Accumulator = "kulisch", n: int = 1, align: str = "exact", w: int | None = None,
+                 promote: int | None = None) -> None:
         self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
-        self.kind, self.acc = product_kind(kind), accumulator(acc)
+        self.kind, self.acc = product_kind(kind), check_dot_unit(n, acc, align, w, promote)
         self.rows, self.cols = check_int("rows", rows, 1), check_int("cols", cols, 1)
         self.k_max, self.fifo_depth = check_int("k_max", k_max, 1), check_int("fifo_depth", fifo_depth, 2)
+        self.n, self.align, self.w, self.promote = n, align, w, promote
         self.kind.check(self.fmt)
         self.builder = self.kind.rtl()(self.fmt)
-        self.cells = [[MacCell(self.fmt, self.kind, k_max, self.acc, prebiased=True) for _ in range(cols)]
-                      for _ in range(rows)]
-        self.finishers = [self.cells[0][c].accumulator.finisher(self.out_fmt) for c in range(cols)]
+        # the plain MAC array unless an option needs the dot-unit datapath
+        self.dot = n > 1 or align != "exact" or promote is not None
+        if self.dot:
+            self.cells: list[list[MacCell | DotCell]] = [
+                [DotCell(self.fmt, self.kind, n, k_max, self.acc, align, w, promote, prebiased=True)
+                 for _ in range(cols)] for _ in range(rows)]
+            self.finishers = [self.cells[0][c].finisher(self.out_fmt) for c in range(cols)]
+        else:
+            self.cells = [[MacCell(self.fmt, self.kind, k_max, self.acc, prebiased=True) for _ in range(cols)]
+                          for _ in range(rows)]
+            self.finishers = [self.cells[0][c].accumulator.finisher(self.out_fmt) for c in range(cols)]
         self.state_layout = self.cells[0][0].result.shape()
         self.latency = rows + cols + self.cells[0][0].latency + 2
-        super().__init__({"i": In(stream.Signature(in_layout(self.fmt, rows, cols))),
+        super().__init__({"i": In(stream.Signature(in_layout(self.fmt, rows, cols, n))),
                           "o": Out(stream.Signature(out_layout(self.out_fmt, rows, cols)))})
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        fmt, R, C = self.fmt, self.rows, self.cols
+        fmt, R, C, n = self.fmt, self.rows, self.cols, self.n
         b_layout = self.builder.operand_layout
 
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=Shape.cast(self.o.payload.shape()).width,
@@ -137,35 +178,61 @@ class SystolicArray(wiring.Component):
                 v = r
             return v
 
-        a_edge, v_edge, l_edge = [], [], []
+        # operands as the PEs take them: one element (MacCell) or n lanes (DotCell)
+        a_layout: object = FloatLayout(fmt)
+        a_in_rows: list[Value] = [self.i.p.a[r] for r in range(R)]
+        if self.dot:
+            a_layout = data.ArrayLayout(FloatLayout(fmt), n)
+            if n == 1:                                   # today's beat layout: wrap into one lane
+                a_in_rows = [Signal(a_layout, name=f"a{r}_lanes") for r in range(R)]
+                m.d.comb += [a_in_rows[r][0].eq(self.i.p.a[r]) for r in range(R)]
+            b_layout = data.ArrayLayout(b_layout, n)
+        count = self.i.p.count if n > 1 else 1
+
+        a_edge, v_edge, l_edge, c_edge = [], [], [], []
         for r in range(R):
-            a_edge.append(delay(self.i.p.a[r], r, f"a{r}"))
+            a_edge.append(delay(a_in_rows[r], r, f"a{r}"))
             v_edge.append(delay(inject, r, f"v{r}"))
             l_edge.append(delay(inject & self.i.p.last, r, f"l{r}"))
+            if self.dot and n > 1:
+                c_edge.append(delay(count, r, f"cnt{r}"))
         b_edge = []
         for c in range(C):
-            b_edge.append(delay(self.builder.prepare(m, self.i.p.b[c], f"b{c}"), c, f"b{c}"))
+            if not self.dot:
+                b_edge.append(delay(self.builder.prepare(m, self.i.p.b[c], f"b{c}"), c, f"b{c}"))
+                continue
+            lanes = [self.i.p.b[c]] if n == 1 else [self.i.p.b[c][j] for j in range(n)]
+            prep = Signal(b_layout, name=f"b{c}_lanes")
+            m.d.comb += [prep[j].eq(self.builder.prepare(m, v, f"b{c}_{j}")) for j, v in enumerate(lanes)]
+            b_edge.append(delay(prep, c, f"b{c}"))
 
         # --- PE grid ------------------------------------------------------------------------------
         cells = self.cells
         b_above = list(b_edge)
         for r in range(R):
             a_in, v_in, l_in = a_edge[r], v_edge[r], l_edge[r]
+            c_in = c_edge[r] if c_edge else None
             b_below = []
             for c in range(C):
                 cell = cells[r][c]
                 m.submodules[f"pe_{r}_{c}"] = cell
                 m.d.comb += [cell.en.eq(adv), cell.a.eq(a_in), cell.b.eq(b_above[c]),
                              cell.valid.eq(v_in), cell.last.eq(l_in)]
-                a_nx = Signal(FloatLayout(fmt), name=f"a_{r}_{c}")
+                if self.dot:
+                    m.d.comb += cell.count.eq(c_in if c_in is not None else 1)
+                a_nx = Signal(a_layout, name=f"a_{r}_{c}")
                 v_nx, l_nx = Signal(name=f"v_{r}_{c}"), Signal(name=f"l_{r}_{c}")
                 b_nx = Signal(b_layout, name=f"b_{r}_{c}")
                 with m.If(adv):
                     m.d.sync += [a_nx.eq(a_in), v_nx.eq(v_in), l_nx.eq(l_in), b_nx.eq(b_above[c])]
+                if c_in is not None:
+                    c_nx = Signal.like(c_in, name=f"cnt_{r}_{c}")
+                    with m.If(adv):
+                        m.d.sync += c_nx.eq(c_in)
+                    c_in = c_nx
                 a_in, v_in, l_in = a_nx, v_nx, l_nx
                 b_below.append(b_nx)
             b_above = b_below
-
         # --- column drain registers + rounders + deskew ---------------------------------------------
         out_c, out_v, out_row = [], None, None
         for c in range(C):

@@ -1,18 +1,28 @@
 """Amaranth-simulator tests of the MAC PE and the systolic array vs the golden dot/matmul,
-with random valid/ready stalls (the big cocotb runs are in test_matmul_cocotb.py), their
-``latency`` attributes against measured cycles, and their parameter checks."""
+with random valid/ready stalls (the big cocotb runs are in test_matmul_cocotb.py and
+test_dot_cocotb.py), their ``latency`` attributes against measured cycles, and their parameter
+checks; the array with dot-unit PEs (n K-steps per beat, exact or block alignment, promotion)
+on random and corner tiles, K not a multiple of n, short beats in the middle of a tile."""
 
 from __future__ import annotations
 
+import gc
+import warnings
+import zlib
+
 import numpy as np
 import pytest
-from amaranth.hdl import Shape
+from amaranth.back import verilog
+from amaranth.hdl import Shape, UnusedElaboratable
 from amaranth.lib.fifo import SyncFIFOBuffered
 from streams import expect_idle, get, put, results_and_latencies, run
+from test_fp_accumulator import corner_vectors
 
 from lmul.errors import ParameterError
 from lmul.formats import BF16, E2M1, E2M3, E4M3, E4M3FNUZ, E5M2, FP32, FloatFormat, FormatError, Specials
+from lmul.rtl.dot_cell import DotCell
 from lmul.rtl.float_layout import FloatLayout
+from lmul.rtl.mac_cell import MacCell
 from lmul.rtl.mac_pe import MacPE
 from lmul.rtl.mac_pe import in_layout as mac_in_layout
 from lmul.rtl.systolic_array import SystolicArray
@@ -150,6 +160,10 @@ def test_systolic_array_latency_parts(rows: int, cols: int) -> None:
     assert [o - i for i, o in zip(t_in, t_out, strict=True)] == [FIFO_DELAY] * 3
     acc_latency = dut.cells[0][0].latency
     assert dut.latency == (rows - 1) + (cols - 1) + acc_latency + 2 + FIFO_DELAY
+    with warnings.catch_warnings():              # dut is only measured, never simulated
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        del dut
+        gc.collect()
 
 
 def test_bad_mac_parameters() -> None:
@@ -172,3 +186,181 @@ def test_bad_acc(cls: type) -> None:
     assert isinstance(err.value, ParameterError)
     with pytest.raises(TypeError, match="acc"):
         cls(E4M3, "lmul", acc=3)
+
+
+# --- the array with dot-unit PEs (n K-steps per beat) ---------------------------------------------
+
+
+def dot_tile_beats(fmt: FloatFormat, n: int, tiles: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator,
+                   *, split: bool = False) -> tuple[list, list]:
+    """Beats ``{a[rows][n], b[cols][n], count, last}`` of the tiles (n consecutive k per beat; dead
+    lanes hold random codes, specials included) and the tiles the golden model sees. ``split``:
+    some full beats in the middle become short (``count < n``); the golden tiles get zero
+    operands in their missing lanes."""
+    fl = FloatLayout(fmt)
+    junk = np.concatenate([np.arange(1 << min(fmt.width, 8)), np.full(8, fmt.max_finite_field)])
+    beats, golden = [], []
+    for a, b in tiles:
+        rows, k = a.shape
+        cols = b.shape[1]
+        lay = array_in_layout(fmt, rows, cols, n)
+        ga, gb, j = [], [], 0
+        while j < k:
+            cnt = min(n, k - j)
+            if split and cnt == n and j + n < k and rng.random() < 0.3:
+                cnt = int(rng.integers(0, n))
+            la = np.concatenate([a[:, j:j + cnt], rng.choice(junk, (rows, n - cnt))], axis=1)
+            lb = np.concatenate([b[j:j + cnt, :], rng.choice(junk, (n - cnt, cols))], axis=0)
+            j += cnt
+            keep = n if j < k else cnt                  # a short beat in the middle: zero lanes
+            ga.append(np.where(np.arange(keep) < cnt, la[:, :keep], 0))
+            gb.append(np.where(np.arange(keep)[:, None] < cnt, lb[:keep, :], 0))
+            beats.append(lay.const({"a": [[fl.from_bits(int(v)) for v in row] for row in la],
+                                    "b": [[fl.from_bits(int(v)) for v in lb[:, c]] for c in range(cols)],
+                                    "count": cnt, "last": int(j >= k)}))
+        golden.append((np.concatenate(ga, axis=1), np.concatenate(gb, axis=0)))
+    return beats, golden
+
+
+def corner_tiles(fmt: FloatFormat, rng: np.random.Generator, rows: int, cols: int,
+                 k_max: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``corner_vectors`` (specials, overflow to Inf, catastrophic cancellation, sums into the
+    subnormal range, a long run at k_max, K = 1 back to back, zeros) as tiles: vectors of one
+    length side by side, A's row r and B's column c from vector i + r and i + c, so the diagonal
+    holds the corner dot products themselves."""
+    by_k: dict[int, list] = {}
+    for x, y in corner_vectors(fmt, rng, k_max):
+        by_k.setdefault(len(x), []).append((np.asarray(x), np.asarray(y)))
+    tiles = []
+    for vecs in by_k.values():
+        for i in range(0, len(vecs), max(rows, cols)):
+            tiles.append((np.stack([vecs[(i + r) % len(vecs)][0] for r in range(rows)]),
+                          np.stack([vecs[(i + c) % len(vecs)][1] for c in range(cols)], axis=1)))
+    return tiles
+
+
+def check_array(dut: SystolicArray, tiles: list, rng: np.random.Generator, stall: float, *,
+                split: bool = False) -> None:
+    """The tiles through ``dut`` with ``stall`` on both streams, bit-exact against ``matmul`` with
+    the array's options; without stalls every tile's row 0 comes ``latency`` cycles after its
+    ``last`` beat."""
+    fmt, out, n = dut.fmt, dut.out_fmt, dut.n
+    if n == 1:
+        beats, golden = tile_beats(fmt, tiles), tiles
+    else:
+        beats, golden = dot_tile_beats(fmt, n, tiles, rng, split=split)
+    expected = [(list(map(int, g[r])), r) for a, b in golden
+                for g in [matmul(fmt, a, b, out, dut.kind, dut.acc, n, dut.align, dut.w, dut.promote)]
+                for r in range(dut.rows)]
+    got: list[tuple[list[int], int]] = []
+    t_in: list[int] = []
+    t_out: list[int] = []
+
+    async def source(ctx) -> None:
+        await put(ctx, dut.i, beats, rng=rng, stall=stall, cycles=t_in)
+
+    async def sink(ctx) -> None:
+        rows_out = await get(ctx, dut.o, len(expected), rng=np.random.default_rng(4), stall=stall, cycles=t_out)
+        got.extend(([c.as_bits() for c in p.c], p.row) for p in rows_out)
+        await expect_idle(ctx, dut.o, 60)
+
+    run(dut, source, sink)
+    bad = [(i // dut.rows, e, g) for i, (e, g) in enumerate(zip(expected, got, strict=True)) if e != g]
+    assert not bad, bad[:5]
+    if stall == 0.0:
+        last_in = [t for t, beat in zip(t_in, beats, strict=True) if beat.last]
+        assert [o - i for i, o in zip(last_in, t_out[::dut.rows], strict=True)] == [dut.latency] * len(tiles)
+
+
+DOT_ARRAY_CASES = [
+    # fmt, kind, out, rows, cols, acc, n, align, w, promote
+    (E4M3, "lmul", FP32, 3, 2, "fp32", 4, "exact", None, None),
+    (E5M2, "exact", BF16, 2, 3, "kulisch", 2, "exact", None, None),
+    (E4M3, "exact", FP32, 2, 2, "bf16", 8, "block", 8, 16),
+    (E4M3, "lmul", BF16, 2, 2, "fp16", 4, "block", 14, None),
+    (E5M2, "lmul", FP32, 2, 2, "e8m13:rtz", 1, "block", 8, None),     # n = 1 through the dot cell
+]
+
+
+@pytest.mark.parametrize("stall", [0.0, 0.35])
+@pytest.mark.parametrize(("fmt", "kind", "out", "rows", "cols", "acc", "n", "align", "w", "promote"),
+                         DOT_ARRAY_CASES, ids=lambda v: str(v))
+def test_dot_array_tiles(fmt: FloatFormat, kind: str, out: FloatFormat, rows: int, cols: int, acc: str, n: int,
+                         align: str, w: int | None, promote: int | None, stall: float) -> None:
+    """Random tiles of K = 1 .. 4n + 1 (K < n, K not a multiple of n, K < rows beats) back to
+    back, then the corner tiles; with stalls, short beats in the middle of tiles too."""
+    rng = np.random.default_rng(zlib.crc32(f"{fmt} {kind} {acc} {n} {align} {w} {promote} {stall}".encode()))
+    dut = SystolicArray(fmt, kind, rows, cols, out, k_max=48, acc=acc, n=n, align=align, w=w, promote=promote)
+    assert isinstance(dut.cells[0][0], DotCell)
+    pool = special_values(fmt)
+    tiles = []
+    for i, k in enumerate([n + 1, 1, 3 * n, 2, 4 * n + 1, n, 1, 2 * n - 1]):
+        src = (lambda s: rng.choice(pool, s)) if i == 4 else (lambda s: rng.integers(0, 1 << fmt.width, s))
+        tiles.append((src((rows, k)), src((k, cols))))
+    tiles += corner_tiles(fmt, rng, rows, cols, 48)
+    check_array(dut, tiles, rng, stall, split=stall > 0)
+
+
+def test_dot_array_options_and_netlist() -> None:
+    """n = 1 with exact alignment and no promotion is the MAC array, netlist for netlist; any
+    dot-unit option makes dot-cell PEs; their latency is the cell's plus the array's path."""
+    plain = SystolicArray(E4M3, "lmul", 2, 3, FP32, k_max=32, acc="bf16")
+    same = SystolicArray(E4M3, "lmul", 2, 3, FP32, k_max=32, acc="bf16", n=1, align="exact", w=None, promote=None)
+    assert isinstance(plain.cells[0][0], MacCell)
+    assert verilog.convert(plain, name="t", emit_src=False) == verilog.convert(same, name="t", emit_src=False)
+    assert array_in_layout(E4M3, 2, 3, 1) == array_in_layout(E4M3, 2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        for kw in ({"n": 2}, {"align": "block", "w": 8}, {"promote": 4}):
+            dut = SystolicArray(E4M3, "lmul", 2, 3, FP32, k_max=32, acc="bf16", **kw)
+            assert isinstance(dut.cells[1][2], DotCell)
+            assert dut.latency == 2 + 3 + dut.cells[0][0].latency + 2
+        del dut
+        gc.collect()
+
+
+@pytest.mark.parametrize(("kw", "exc", "msg"), [
+    ({"n": 3}, ParameterError, "n must be one of 1, 2, 4, 8, 16, 32, got 3"),
+    ({"n": 2.0}, TypeError, "n must be an int"),
+    ({"align": "block", "w": 8}, ParameterError, "align='block' needs a float accumulator"),
+    ({"acc": "fp32", "align": "block"}, ParameterError, "align='block' needs w"),
+    ({"acc": "fp32", "w": 8}, ParameterError, "only for align='block'"),
+    ({"acc": "fp32", "n": 4, "promote": 6}, ParameterError, "promote must be a positive multiple of n = 4"),
+    ({"promote": 4}, ParameterError, "promote needs a float accumulator"),
+], ids=str)
+def test_bad_dot_array_parameters(kw: dict, exc: type, msg: str) -> None:
+    with pytest.raises(exc, match=msg):
+        SystolicArray(E4M3, "lmul", 2, 2, **kw)
+    a = np.full((2, 3), 0x38)
+    with pytest.raises(exc, match=msg):
+        matmul(E4M3, a, a.T, FP32, "lmul", **{"acc": "kulisch", **kw})
+
+
+def test_array_registry_design() -> None:
+    """``systolic_array`` in the registry: n/align/w/promote reach the array, the name has them
+    only with dot-unit PEs (the MAC array keeps its name), bad values are refused by
+    ``check_params``."""
+    from lmul.designs import DesignParams, build_design, check_params, module_name
+    base = "systolic_array_lmul_e4m3_float_fp32_rne_k256_fp32_4x4"
+    fp32 = DesignParams(acc="fp32")
+    assert module_name("systolic_array", E4M3, fp32) == base
+    assert module_name("systolic_array", E4M3, DesignParams(acc="fp32", n=1)) == base
+    assert module_name("systolic_array", E4M3, DesignParams(acc="fp32", w=20)) == base     # w: block only
+    assert module_name("systolic_array", E4M3, DesignParams(acc="fp32", n=4)) == base + "_n4_exact"
+    assert module_name("systolic_array", E4M3, DesignParams(acc="fp32", align="block", w=10)) == base + "_n1_block_w10"
+    assert module_name("systolic_array", E4M3, DesignParams(acc="fp32", n=2, promote=8)) == base + "_n2_exact_p8"
+    assert module_name("dot_unit", E4M3, fp32).endswith("_n4_exact")                       # the unit's default n
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        plain = build_design("systolic_array", E4M3, DesignParams(acc="fp32", rows=2, cols=2))
+        dot = build_design("systolic_array", E4M3, DesignParams(acc="fp32", rows=2, cols=2, n=4, align="block",
+                                                                w=10, promote=16))
+        assert isinstance(plain.cells[0][0], MacCell) and plain.n == 1
+        assert isinstance(dot.cells[1][1], DotCell)
+        assert (dot.n, dot.align, dot.w, dot.promote) == (4, "block", 10, 16)
+        del plain, dot
+        gc.collect()
+    for bad, msg in ((DesignParams(n=3), "n must be one of"), (DesignParams(align="block"), "needs a float"),
+                     (DesignParams(acc="fp32", n=4, promote=6), "multiple of n = 4")):
+        with pytest.raises(ParameterError, match=msg):
+            check_params("systolic_array", bad)

@@ -124,10 +124,13 @@ def test_dot_unit_names_and_checks() -> None:
              for n in (4, 8) for a in ("exact", "block") for w in (8, 14) for p in (0, 8)}
     assert len(names) == 2 * (1 + 2) * 2                     # w counts only for block alignment
     for name in DESIGNS:
-        if name != "dot_unit":
+        if name not in ("dot_unit", "systolic_array"):   # the array: dot-unit PEs (test_mac_amaranth.py)
             for changed in (DesignParams(acc="fp32", n=8), block, DesignParams(acc="fp32", promote=8),
                             DesignParams(acc="fp32", align="block", w=3)):
                 assert module_name(name, E4M3, changed) == module_name(name, E4M3, fp32), name
+    array = module_name("systolic_array", E4M3, fp32)
+    assert module_name("systolic_array", E4M3, DesignParams(acc="fp32", n=1)) == array
+    assert module_name("systolic_array", E4M3, DesignParams(acc="fp32", n=8)).endswith("_4x4_n8_exact")
     from lmul.designs import build_design, check_params
     check_params("dot_unit", block)
     check_params("dot_unit", DesignParams(acc="fp32", n=8, promote=16))
