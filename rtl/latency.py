@@ -1,18 +1,21 @@
 """Pipeline-latency plumbing shared by the combinational datapath blocks (``LMulPE``,
 ``FPMultiplier``, ``IntMultiplier``, ``IntAdder``).
 
-A block's ``latency`` parameter is 0 (combinational), 1 (output register) or 2 (input and
-output registers); it is the number of clock cycles from operands on the input ports to the
-result on the output ports.
+A block's ``latency`` parameter is 0 (combinational), 1 or 2: the number of clock cycles from
+operands on the input ports to the result on the output ports, one register stage per cycle.
+Where the stages sit is the block's choice, documented in its class docstring:
+``IntMultiplier``/``IntAdder`` register the output (1) or the inputs and the output (2)
+(``register_inputs``/``drive_output``); ``LMulPE`` and the rounded ``FPMultiplier`` cut their
+longest internal paths (``stage``), so that each stage is shorter than the whole datapath.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, Value
+from amaranth.hdl import Module, Signal, Value, ValueCastable
 
 from lmul.errors import check_int
 
-__all__ = ["LATENCIES", "check_latency", "drive_output", "register_inputs"]
+__all__ = ["LATENCIES", "check_latency", "drive_output", "register_inputs", "stage"]
 
 #: The pipeline depths a datapath block supports.
 LATENCIES = (0, 1, 2)
@@ -42,3 +45,13 @@ def drive_output(m: Module, latency: int, target: Value, value: Value) -> None:
         m.d.sync += target.eq(value)
     else:
         m.d.comb += target.eq(value)
+
+
+def stage(m: Module, enabled: bool, name: str, *values: Value | ValueCastable) -> tuple:
+    """``values`` through one pipeline register each (``sync``, reset 0, named ``{name}_{i}``)
+    when ``enabled``, else unchanged: one cut of a datapath's pipeline."""
+    if not enabled:
+        return values
+    regs = tuple(Signal.like(v, name=f"{name}_{i}") for i, v in enumerate(values))
+    m.d.sync += [r.eq(v) for r, v in zip(regs, values, strict=True)]
+    return regs

@@ -1,6 +1,8 @@
-"""Round-to-nearest-even of an unsigned magnitude into a float format, in gates (shared by the
-rounded FP multiplier and the accumulator rounders of the MAC PEs / systolic array; golden twin:
-``lmul.formats.round_fields``)."""
+"""Round-to-nearest-even of an unsigned magnitude into a float format, in gates: the general
+combinational rounder of any magnitude (leading-zero count, normalising or denormalising shift),
+for accumulator rounders (golden twin: ``lmul.formats.round_fields``). The rounded
+``FPMultiplier`` does not use it: its product needs at most one position of normalisation, and
+it rounds with a smaller datapath of its own."""
 
 from __future__ import annotations
 
