@@ -1,9 +1,9 @@
-"""Matrix-multiply engine: banked A/B memories + tiling controller + ``SystolicArray`` (golden
-twin: ``lmul.sim.systolic_array.matmul``)."""
+"""Matrix-multiply engine: array-edge-wide A/B memories + a tiling controller that issues tiles
+while operands load + ``SystolicArray`` (golden twin: ``lmul.sim.systolic_array.matmul``)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -47,12 +47,20 @@ class MatmulEngine(wiring.Component):
     Bit-exactly ``lmul.sim.systolic_array.matmul`` (tiling does not change results: K is
     accumulated exactly in place, there is one rounding per element).
 
-    Tiling: A is stored in ``rows`` banks (bank ``i % rows``), B in ``cols`` banks (bank
-    ``j % cols``), so one cycle reads a whole column slice of an A tile and row slice of a B
-    tile. The controller walks output tiles (row blocks outer, column blocks inner) and for
-    each streams ``k`` beats into the array, back to back across tiles (K is accumulated in
-    place — there is no separate K tiling pass); rows/columns beyond ``m``/``n`` are fed zeros
-    and their results dropped.
+    Storage: A and B each live in one memory (``amaranth.lib.memory``) whose word is a whole
+    array edge — an A word holds ``A[ib*rows : ib*rows+rows, kk]`` (column kk of row block ib),
+    a B word ``B[kk, jb*cols : jb*cols+cols]`` (row kk of column block jb) — so one read per
+    cycle feeds one array beat. Loading writes one element (one lane of a word, write
+    granularity one element) per ``data`` beat.
+
+    Sequencing: output tiles are walked row blocks outer, column blocks inner, each as ``k``
+    beats into the array, back to back across tiles (K is accumulated in place — there is no
+    separate K tiling pass); rows/columns beyond ``m``/``n`` are fed zeros and their results
+    dropped. The issuer runs concurrently with loading: a row block's tiles are issued as soon
+    as its A rows are in memory, so in a ``RUN`` job (B on chip) the next row block of A
+    streams in while this one's tiles compute, and results drain out of the array while the
+    next tiles compute. A ``FULL`` job streams A then B (row-major), so its tiles start after
+    the last B element (the first tile needs every row of B).
 
     Parameters
     ----------
@@ -66,8 +74,8 @@ class MatmulEngine(wiring.Component):
         Result format (default FP32).
     m_max, k_max, n_max : int
         Largest job dimensions (>= 1 each; defaults 64, 256, 64); they size the memories
-        (``ceil(m_max/rows)*k_max`` words per A bank, ``ceil(n_max/cols)*k_max`` per B bank),
-        the ports and the accumulators (``k_max``).
+        (A: ``ceil(m_max/rows)*k_max`` words of ``rows`` elements, B: ``ceil(n_max/cols)*k_max``
+        words of ``cols`` elements), the ports and the accumulators (``k_max``).
     acc : str or Accumulator
         Accumulator (default ``kulisch``; ``lmul.arith.ACCUMULATORS``).
 
@@ -87,10 +95,11 @@ class MatmulEngine(wiring.Component):
         One beat per output row segment: ``{i, j0, c[cols], last}`` holds
         ``C[i, j0 : j0+cols]`` (entries at ``j >= n`` are padding); beats come tile by tile
         (row blocks outer, column blocks inner, rows in order), ``last`` on the job's final
-        beat.
+        beat. In a ``RUN`` job results may come before all of A is loaded.
     busy : Out(1)
-        A job is in progress (from the cycle after its command to its last result beat;
-        ``WEIGHTS``: to its last data beat).
+        A job is in progress: from the cycle after its command to its last result beat, or up to
+        ``rows - 1`` cycles later when the last row block is not full (its padding rows leave the
+        array first); ``WEIGHTS``: to its last data beat.
     error : Out(1)
         The last command was refused (held until the next command).
     weights_ok : Out(1)
@@ -98,18 +107,22 @@ class MatmulEngine(wiring.Component):
         when a new B load starts and by reset.
     latency : int
         ``array.latency + 1`` (``rows + cols + 5`` for ``kulisch``): the first ``res`` beat of
-        a ``FULL`` or ``RUN`` job is valid ``k + latency`` cycles after the transfer of its last
-        ``data`` beat (k cycles stream the first tile's K beats, 1 cycle is the memory read,
-        then the array's latency). Not a per-beat latency: later tiles follow at the array's
-        throughput.
+        a job is valid ``k + latency`` cycles after the transfer of the ``data`` beat that
+        completes its first tile's operands — ``FULL``: the last ``data`` beat; ``RUN``: the
+        last element of A's first row block (row ``min(m, rows) - 1``) — when ``res`` is ready
+        (k cycles issue the first tile's K beats, 1 cycle is the memory read, then the array's
+        latency). Not a per-beat latency: later tiles follow at the array's throughput.
 
-    Throughput: loading takes one element per cycle and does not overlap computation;
-    computing streams one array beat per cycle, ``max(k, rows)`` cycles per output tile,
-    ``ceil(m/rows) * ceil(n/cols)`` tiles, with no bubbles between tiles when ``k >= rows``;
-    ``res`` gives one beat per cycle while ``res.ready`` is high (a stalled ``res`` freezes the
-    array, nothing is lost). Jobs do not overlap: the next command is taken after the final
-    ``res`` beat. Synchronous reset abandons a job in any phase (memories keep their contents
-    but ``weights_ok`` is cleared); the next command starts cleanly.
+    Throughput: loading takes one element per cycle; the array gets one beat per cycle
+    whenever the operands of the tile being issued are in memory, ``max(k, rows)`` cycles per
+    output tile, ``ceil(m/rows) * ceil(n/cols)`` tiles, with no bubbles between tiles when
+    ``k >= rows``. In a ``RUN`` job a row block's A takes ``min(m, rows) * k`` cycles to load and
+    ``ceil(n/cols) * max(k, rows)`` cycles to compute, overlapped: compute-bound (the array never
+    waits after the first row block) when ``n >= rows * cols`` and ``k >= rows``. ``res`` gives
+    one beat per cycle while ``res.ready`` is high (a stalled ``res`` freezes the array, nothing
+    is lost). Jobs do not overlap: the next command is taken once ``busy`` is low.
+    Synchronous reset abandons a job in any phase (memories keep their contents but
+    ``weights_ok`` is cleared); the next command starts cleanly.
     """
 
     def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", rows: int = 4, cols: int = 4,
@@ -133,65 +146,85 @@ class MatmulEngine(wiring.Component):
         m = Module()
         fmt, R, C = self.fmt, self.rows, self.cols
         m.submodules.array = arr = self.array
-        a_depth = _ceil_div(self.m_max, R) * self.k_max
-        b_depth = _ceil_div(self.n_max, C) * self.k_max
-        a_mem = [Memory(shape=FloatLayout(fmt), depth=a_depth, init=[]) for _ in range(R)]
-        b_mem = [Memory(shape=FloatLayout(fmt), depth=b_depth, init=[]) for _ in range(C)]
-        for r, mem in enumerate(a_mem):
-            m.submodules[f"a_mem{r}"] = mem
-        for c, mem in enumerate(b_mem):
-            m.submodules[f"b_mem{c}"] = mem
-        a_wr = [mem.write_port() for mem in a_mem]
-        b_wr = [mem.write_port() for mem in b_mem]
-        a_rd = [mem.read_port() for mem in a_mem]
-        b_rd = [mem.read_port() for mem in b_mem]
+        a_blocks, b_blocks = _ceil_div(self.m_max, R), _ceil_div(self.n_max, C)
+        # one word = one array edge: A[ib*R : ib*R+R, kk] at ib*k + kk, B[kk, jb*C : jb*C+C] at jb*k + kk
+        m.submodules.a_mem = a_mem = Memory(shape=data.ArrayLayout(FloatLayout(fmt), R), depth=a_blocks * self.k_max,
+                                            init=[])
+        m.submodules.b_mem = b_mem = Memory(shape=data.ArrayLayout(FloatLayout(fmt), C), depth=b_blocks * self.k_max,
+                                            init=[])
+        a_wr, b_wr = a_mem.write_port(granularity=1), b_mem.write_port(granularity=1)   # one element per write
+        a_rd, b_rd = a_mem.read_port(), b_mem.read_port()
 
         # job registers
+        op = Signal(Op)
         jm = Signal(range(self.m_max + 1))
         jk = Signal(range(self.k_max + 1))
         jn = Signal(range(self.n_max + 1))
-        # load counters
+
+        # --- loader: data beats -> one lane of a memory word -------------------------------------
         kk = Signal(range(self.k_max + 1))
         cnt = Signal(range(max(self.m_max, self.n_max) + 1))   # i (A) or j (B)
-        bank = Signal(range(max(R, C) + 1))
-        base = Signal(range(max(a_depth, b_depth) + 1))
-        wr_addr = Signal(range(max(a_depth, b_depth) + 1))
+        lane = Signal(range(max(R, C)))
+        base = Signal(range(max(a_blocks, b_blocks) * self.k_max + 1))
+        a_ready = Signal(range(a_blocks + 1))       # A row blocks completely written
+        wr_addr = Signal.like(base)
         m.d.comb += wr_addr.eq(base + kk)
-        for p in a_wr + b_wr:
-            m.d.comb += [p.addr.eq(wr_addr), p.data.eq(self.data.payload)]
+        m.d.comb += [a_wr.addr.eq(wr_addr), b_wr.addr.eq(wr_addr)]
+        for r in range(R):
+            m.d.comb += a_wr.data[r].eq(self.data.payload)
+        for c in range(C):
+            m.d.comb += b_wr.data[c].eq(self.data.payload)
+        data_fire = self.data.valid & self.data.ready
 
-        # compute-issue counters
-        ib_base = Signal(range(a_depth + 1))        # ib * k
-        jb_base = Signal(range(b_depth + 1))        # jb * k
+        # --- issuer: one memory read (a whole A column slice and B row slice) per array beat -------
+        issuing = Signal()                          # tiles left to issue for this job
+        ib = Signal(range(a_blocks + 1))            # row block being issued
+        ib_base = Signal(range(a_blocks * self.k_max + 1))     # ib * k
+        jb_base = Signal(range(b_blocks * self.k_max + 1))     # jb * k
         ck = Signal(range(self.k_max + 1))
         rows_left = Signal(range(self.m_max + 1))   # m - ib*R
         cols_left = Signal(range(self.n_max + 1))   # n - jb*C
         # read stage (registered alongside the memories' read data)
         s1_valid, s1_last = Signal(), Signal()
         s1_rmask, s1_cmask = Signal(R), Signal(C)
-        rd_en = Signal()
-        m.d.comb += rd_en.eq(~s1_valid | arr.i.ready)
-        for p in a_rd:
-            m.d.comb += [p.addr.eq(ib_base + ck), p.en.eq(rd_en)]
-        for p in b_rd:
-            m.d.comb += [p.addr.eq(jb_base + ck), p.en.eq(rd_en)]
-        m.d.comb += [arr.i.valid.eq(s1_valid), arr.i.p.last.eq(s1_last)]
+        rd_en, issue = Signal(), Signal()
+        m.d.comb += [rd_en.eq(~s1_valid | arr.i.ready),
+                     # RUN: a row block's tiles start as soon as its A rows are in, while later rows load
+                     issue.eq(rd_en & issuing & (ib < a_ready)),
+                     a_rd.addr.eq(ib_base + ck), a_rd.en.eq(rd_en),
+                     b_rd.addr.eq(jb_base + ck), b_rd.en.eq(rd_en),
+                     arr.i.valid.eq(s1_valid), arr.i.p.last.eq(s1_last)]
         for r in range(R):
-            m.d.comb += arr.i.p.a[r].eq(Mux(s1_rmask[r], a_rd[r].data.as_value(), 0))
+            m.d.comb += arr.i.p.a[r].eq(Mux(s1_rmask[r], a_rd.data[r].as_value(), 0))
         for c in range(C):
-            m.d.comb += arr.i.p.b[c].eq(Mux(s1_cmask[c], b_rd[c].data.as_value(), 0))
+            m.d.comb += arr.i.p.b[c].eq(Mux(s1_cmask[c], b_rd.data[c].as_value(), 0))
         with m.If(rd_en):
-            m.d.sync += s1_valid.eq(0)
+            m.d.sync += s1_valid.eq(issue)
+        with m.If(issue):
+            m.d.sync += [s1_last.eq(ck == jk - 1), ck.eq(ck + 1)]
+            for r in range(R):
+                m.d.sync += s1_rmask[r].eq(rows_left > r)
+            for c in range(C):
+                m.d.sync += s1_cmask[c].eq(cols_left > c)
+            with m.If(ck == jk - 1):
+                m.d.sync += ck.eq(0)
+                with m.If(cols_left <= C):
+                    m.d.sync += [jb_base.eq(0), cols_left.eq(jn), ib_base.eq(ib_base + jk), ib.eq(ib + 1),
+                                 rows_left.eq(rows_left - R)]
+                    with m.If(rows_left <= R):
+                        m.d.sync += issuing.eq(0)
+                with m.Else():
+                    m.d.sync += [jb_base.eq(jb_base + jk), cols_left.eq(cols_left - C)]
 
-        # result side
+        # --- result side -----------------------------------------------------------------------
         o_rows_left = Signal(range(self.m_max + 1))
         o_i = Signal(range(self.m_max + R + 1))     # ib*R of the tile being drained
         o_j0 = Signal(range(self.n_max + C + 1))
         row = arr.o.p.row
-        row_ok = Signal()
-        final = Signal()
+        row_ok, last_tile, final = Signal(), Signal(), Signal()
         m.d.comb += [row_ok.eq(row < o_rows_left),
-                     final.eq((o_i + R >= jm) & (o_j0 + C >= jn) & (row == Mux(o_rows_left > R, R, o_rows_left) - 1)),
+                     last_tile.eq((o_i + R >= jm) & (o_j0 + C >= jn)),
+                     final.eq(last_tile & (row == Mux(o_rows_left > R, R, o_rows_left) - 1)),
                      self.res.valid.eq(arr.o.valid & row_ok),
                      self.res.p.i.eq(o_i + row), self.res.p.j0.eq(o_j0), self.res.p.last.eq(final),
                      arr.o.ready.eq(self.res.ready | ~row_ok)]
@@ -203,12 +236,9 @@ class MatmulEngine(wiring.Component):
             with m.Else():
                 m.d.sync += o_j0.eq(o_j0 + C)
 
-        op = Signal(Op)
-
-        def start_compute() -> None:
-            m.d.sync += [ib_base.eq(0), jb_base.eq(0), ck.eq(0), rows_left.eq(jm), cols_left.eq(jn),
-                         o_i.eq(0), o_j0.eq(0), o_rows_left.eq(jm)]
-            m.next = "COMPUTE"
+        def start_issue(rows: Value) -> None:
+            m.d.sync += [issuing.eq(1), ib.eq(0), ib_base.eq(0), jb_base.eq(0), ck.eq(0), rows_left.eq(rows),
+                         cols_left.eq(jn), o_i.eq(0), o_j0.eq(0), o_rows_left.eq(rows)]
 
         m.d.comb += self.busy.eq(0)
         with m.FSM():
@@ -221,7 +251,7 @@ class MatmulEngine(wiring.Component):
                     bad = Mux(p.op == Op.FULL, bad_m | bad_kn,
                               Mux(p.op == Op.WEIGHTS, bad_kn,
                                   Mux(p.op == Op.RUN, bad_m | ~self.weights_ok, 1)))
-                    m.d.sync += [self.error.eq(bad), kk.eq(0), cnt.eq(0), bank.eq(0), base.eq(0)]
+                    m.d.sync += [self.error.eq(bad), kk.eq(0), cnt.eq(0), lane.eq(0), base.eq(0), a_ready.eq(0)]
                     with m.If(~bad):
                         m.d.sync += op.eq(p.op)
                         with m.If(p.op != Op.RUN):
@@ -231,58 +261,43 @@ class MatmulEngine(wiring.Component):
                         m.next = "LOAD_A"
                         with m.If(p.op == Op.WEIGHTS):
                             m.next = "LOAD_B"
+                        with m.If(p.op == Op.RUN):
+                            start_issue(p.m)    # B is on chip: row blocks are issued as A streams in
             with m.State("LOAD_A"):
                 m.d.comb += [self.busy.eq(1), self.data.ready.eq(1)]
-                with m.If(self.data.valid):
-                    for r in range(R):
-                        m.d.comb += a_wr[r].en.eq(bank == r)
+                with m.If(data_fire):
+                    m.d.comb += a_wr.en.eq(Cat(lane == r for r in range(R)))
                     m.d.sync += kk.eq(kk + 1)
                     with m.If(kk == jk - 1):
-                        m.d.sync += [kk.eq(0), cnt.eq(cnt + 1), bank.eq(bank + 1)]
-                        with m.If(bank == R - 1):
-                            m.d.sync += [bank.eq(0), base.eq(base + jk)]
+                        m.d.sync += [kk.eq(0), cnt.eq(cnt + 1), lane.eq(lane + 1)]
+                        with m.If((lane == R - 1) | (cnt == jm - 1)):
+                            m.d.sync += [lane.eq(0), base.eq(base + jk), a_ready.eq(a_ready + 1)]
                         with m.If(cnt == jm - 1):
-                            m.d.sync += [cnt.eq(0), bank.eq(0), base.eq(0)]
+                            m.d.sync += [cnt.eq(0), lane.eq(0), base.eq(0)]
                             with m.If(op == Op.RUN):
-                                start_compute()
+                                m.next = "DRAIN"
                             with m.Else():
                                 m.next = "LOAD_B"
             with m.State("LOAD_B"):
                 m.d.comb += [self.busy.eq(1), self.data.ready.eq(1)]
-                with m.If(self.data.valid):
-                    for c in range(C):
-                        m.d.comb += b_wr[c].en.eq(bank == c)
-                    m.d.sync += [cnt.eq(cnt + 1), bank.eq(bank + 1)]
-                    with m.If(bank == C - 1):
-                        m.d.sync += [bank.eq(0), base.eq(base + jk)]
+                with m.If(data_fire):
+                    m.d.comb += b_wr.en.eq(Cat(lane == c for c in range(C)))
+                    m.d.sync += [cnt.eq(cnt + 1), lane.eq(lane + 1)]
+                    with m.If(lane == C - 1):
+                        m.d.sync += [lane.eq(0), base.eq(base + jk)]
                     with m.If(cnt == jn - 1):
-                        m.d.sync += [cnt.eq(0), bank.eq(0), base.eq(0), kk.eq(kk + 1)]
+                        m.d.sync += [cnt.eq(0), lane.eq(0), base.eq(0), kk.eq(kk + 1)]
                         with m.If(kk == jk - 1):
                             m.d.sync += self.weights_ok.eq(1)
                             with m.If(op == Op.WEIGHTS):
                                 m.next = "IDLE"
                             with m.Else():
-                                start_compute()
-            with m.State("COMPUTE"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(rd_en):
-                    m.d.sync += [s1_valid.eq(1), s1_last.eq(ck == jk - 1)]
-                    for r in range(R):
-                        m.d.sync += s1_rmask[r].eq(rows_left > r)
-                    for c in range(C):
-                        m.d.sync += s1_cmask[c].eq(cols_left > c)
-                    m.d.sync += ck.eq(ck + 1)
-                    with m.If(ck == jk - 1):
-                        m.d.sync += ck.eq(0)
-                        with m.If(cols_left <= C):
-                            m.d.sync += [jb_base.eq(0), cols_left.eq(jn), ib_base.eq(ib_base + jk),
-                                         rows_left.eq(rows_left - R)]
-                            with m.If(rows_left <= R):
+                                start_issue(jm)
                                 m.next = "DRAIN"
-                        with m.Else():
-                            m.d.sync += [jb_base.eq(jb_base + jk), cols_left.eq(cols_left - C)]
-            with m.State("DRAIN"):
+            with m.State("DRAIN"):          # tiles still issuing and results draining
                 m.d.comb += self.busy.eq(1)
-                with m.If(self.res.valid & self.res.ready & final):
+                # done with the array's last row of the last tile, not with the last result: padding rows
+                # after it must leave the array before the next job resets the result counters
+                with m.If(arr.o.valid & arr.o.ready & arr.o.p.last & last_tile):
                     m.next = "IDLE"
         return m

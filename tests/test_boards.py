@@ -4,6 +4,7 @@ tools, the host-side ``lmul board`` run against the golden model, and argument e
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,18 @@ def test_configure_takes_acc_and_the_cli_knows_every_board() -> None:
         configure(ice, acc="wallace")
 
 
+def test_icebreaker_core_clock_with_and_without_the_divider() -> None:
+    # the default core runs on the 12 MHz oscillator; clk_div 2 (still supported) adds a constrained
+    # 6 MHz clock from a toggle flop. prepare() only elaborates: no tool runs.
+    ice = configure(BOARDS["icebreaker"], size=(1, 1), m_max=2, k_max=4, n_max=2)
+    assert ice.clk_div == 1 and ice.core_hz == 12e6 and ice.divisor == 104
+    for div, want in ((1, ["set_frequency clk12_0__io 12.0"]),
+                      (2, ["set_frequency half 6.0", "set_frequency clk12_0__io 12.0"])):
+        plan = ice.make_platform().prepare(BoardTop(replace(ice, clk_div=div)), "top")
+        pcf = plan.files["top.pcf"]
+        assert [line for line in pcf.splitlines() if line.startswith("set_frequency")] == want
+
+
 def _fake_loader(tmp_path: Path, rc: int = 0) -> tuple[Path, Path]:
     """An executable standing in for openFPGALoader: records its arguments, exits with ``rc``."""
     log, tool = tmp_path / "ofl.args", tmp_path / "fake-openFPGALoader"
@@ -56,10 +69,10 @@ def test_lmul_build_small_icebreaker_bitstream_and_program(tmp_path: Path, capsy
     assert (out / "top.bin").stat().st_size > 100_000                  # a UP5K bitstream (~104 kB)
     assert res["utilization"]["ICESTORM_LC"]["used"] > 500
     assert "ICESTORM_LC" in text and "Fmax" in text
-    assert res["target_mhz"] == 6.0
+    assert res["target_mhz"] == 12.0
     assert res["config"]["acc"] == "kulisch" and res["config"]["kind"] == "lmul"
-    # two constrained clocks: the 12 MHz board clock and the divided 6 MHz core clock, each at its own target
-    assert sorted(res["constraint_mhz"].values()) == [6.0, 12.0]
+    # one constrained clock: the core runs on the 12 MHz board clock (no divider)
+    assert list(res["constraint_mhz"].values()) == [12.0]
     met = all(res["fmax_mhz"][k] >= res["constraint_mhz"][k] for k in res["fmax_mhz"])
     assert res["timing_met"] == met and rc == (0 if met else 1) and ("timing met" in text) == met
     # --program hands exactly this bitstream to openFPGALoader (only when timing is met)

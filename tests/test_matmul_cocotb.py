@@ -30,9 +30,10 @@ CONFIGS = {
                                     rows=2, cols=3, m_max=5, k_max=12, n_max=7),
 }
 SCENARIOS = ["random_shapes", "special_values_in_inputs", "zeros_and_max_magnitude", "back_to_back_jobs",
-             "reset_in_the_middle", "refused_commands"]
+             "reset_in_the_middle", "refused_commands", "weights_then_runs"]
 
 _benches: dict[str, CocotbBench] = {}
+_latency: dict[str, int] = {}          # the engine's ``latency`` attribute, checked by the bench
 
 
 def bench(name: str) -> CocotbBench:
@@ -40,6 +41,7 @@ def bench(name: str) -> CocotbBench:
         c = CONFIGS[name]
         eng = MatmulEngine(c["fmt"], c["kind"], c["rows"], c["cols"], c["out"], c["m_max"], c["k_max"], c["n_max"],
                            acc=c["acc"])
+        _latency[name] = eng.latency
         b = CocotbBench(eng, "matmul_engine")
         b.build()
         _benches[name] = b
@@ -49,6 +51,7 @@ def bench(name: str) -> CocotbBench:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_matmul_engine(config: str, scenario: str) -> None:
-    cfg = dict(CONFIGS[config], stall=0.3, seed=SCENARIOS.index(scenario))
-    bench(config).run("cocotb_benches.tb_matmul", testcase=scenario, results_name=scenario, python_path=[TESTS],
+    b = bench(config)
+    cfg = dict(CONFIGS[config], stall=0.3, seed=SCENARIOS.index(scenario), latency=_latency[config])
+    b.run("cocotb_benches.tb_matmul", testcase=scenario, results_name=scenario, python_path=[TESTS],
                       env={"LMUL_TB_CONFIG": json.dumps(cfg)})

@@ -2,11 +2,14 @@
 
 Configuration (env ``LMUL_TB_CONFIG``, JSON): fmt, kind, acc (default ``kulisch``), out, rows,
 cols, m_max, k_max, n_max, seed, stall (with this probability the ``data`` source adds an idle
-cycle before a beat and the ``res`` sink drops ready in a cycle; ``cmd`` is not stalled).
+cycle before a beat and the ``res`` sink drops ready in a cycle; ``cmd`` is not stalled),
+latency (the engine's ``latency`` attribute).
 Scenarios: random shapes (square, tall, wide, K not a multiple of the array, K = 1), special
 values, all-zero, max-magnitude at K = k_max, back-to-back jobs, reset in the middle of a job,
-refused commands. The streams are driven by ``StreamSource``/``StreamSink`` (``.streams``);
-command and result beats are built and read with ``cmd_layout(...).const`` and
+refused commands, and ``WEIGHTS`` then ``RUN`` jobs (tiles issued while A still loads: the first
+result ``k + latency`` cycles after A's first row block; ``RUN`` refused without weights and after
+a reset in the middle of a ``RUN``). The streams are driven by ``StreamSource``/``StreamSink``
+(``.streams``); command and result beats are built and read with ``cmd_layout(...).const`` and
 ``res_layout(...).from_bits``.
 """
 
@@ -66,8 +69,8 @@ class Env:
         d.rst.value = 0
         self.res.clear()
 
-    def command(self, m: int, k: int, n: int) -> Any:
-        return self.cmd_lay.const({"m": m, "k": k, "n": n, "op": Op.FULL})
+    def command(self, m: int, k: int, n: int, op: Op = Op.FULL) -> Any:
+        return self.cmd_lay.const({"m": m, "k": k, "n": n, "op": op})
 
     def random_matrix(self, rows: int, cols: int, pool: np.ndarray | None = None) -> np.ndarray:
         if pool is None:
@@ -75,13 +78,19 @@ class Env:
         return self.rng.choice(pool, (rows, cols))
 
     async def job(self, a: np.ndarray, b: np.ndarray, *, stall: float | None = None,
-                  abort_after: int | None = None) -> np.ndarray | None:
-        """Run one job; returns C bits (m×n), or None if aborted after ``abort_after`` data beats."""
+                  abort_after: int | None = None, op: Op = Op.FULL) -> np.ndarray | None:
+        """Run one job; returns C bits (m×n), or None if aborted after ``abort_after`` data beats.
+        ``op`` ``RUN``: only A is sent (``b`` must be the loaded weights); ``WEIGHTS``: only B is sent
+        and None returned once it is taken."""
         self.data.stall = self.res.stall = self.stall if stall is None else stall
         m, k = a.shape
         n = b.shape[1]
-        await self.cmd.send([self.command(m, k, n)])
-        elems = [int(v) for v in np.concatenate([a.ravel(), b.ravel()])]
+        await self.cmd.send([self.command(m, k, n, op)])
+        parts = {Op.FULL: [a, b], Op.RUN: [a], Op.WEIGHTS: [b]}[op]
+        elems = [int(v) for v in np.concatenate([x.ravel() for x in parts])]
+        if op == Op.WEIGHTS:
+            await self.data.send(elems)
+            return None
         if abort_after is not None:
             await self.data.send(elems[:abort_after])
             return None
@@ -205,3 +214,64 @@ async def refused_commands(dut) -> None:
     got = await env.job(a, b)
     assert dut.error.value == 0, "a good command clears error"
     env.check(a, b, got, "job after refused commands")
+
+
+async def first_result_delay(dut: Any, n_data: int) -> int:
+    """Cycles from the transfer of the ``n_data``-th ``data`` beat (counted from the call) to the
+    first cycle with ``res.valid`` high (sampled before each rising edge, like the stream helpers)."""
+    cycle, seen, t_data = 0, 0, None
+    while True:
+        await FallingEdge(dut.clk)
+        await ReadOnly()
+        if dut.data__valid.value and dut.data__ready.value:
+            seen += 1
+            if seen == n_data:
+                t_data = cycle
+        if dut.res__valid.value:
+            assert t_data is not None, f"a result came before data beat {n_data} (first row block)"
+            return cycle - t_data
+        cycle += 1
+
+
+@cocotb.test()
+async def weights_then_runs(dut) -> None:
+    env = Env(dut)
+    await env.start()
+    R, M, K, N = env.R, env.m_max, env.k_max, env.n_max
+    k = min(K, 2 * R + 1)
+
+    async def refused_run() -> None:
+        assert dut.weights_ok.value == 0
+        await env.cmd.send([env.command(1, k, N, Op.RUN)])
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        assert dut.error.value == 1 and dut.busy.value == 0, "RUN without weights must be refused"
+        await RisingEdge(dut.clk)
+
+    await refused_run()
+    b = env.random_matrix(k, N)
+    await env.job(np.zeros((1, k), np.int64), b, op=Op.WEIGHTS)
+    # tiles of a row block are issued while the next rows load: first result k + latency after its last element
+    a = env.random_matrix(M, k)
+    delay = cocotb.start_soon(first_result_delay(dut, min(M, R) * k))
+    env.check(a, b, await env.job(a, b, stall=0.0, op=Op.RUN), "RUN no stall")
+    assert delay.result() == k + env.cfg["latency"], f"first RUN result after {delay.result()} cycles"
+    for stall in (0.0, env.stall):
+        for m in (M, 1, min(M, R + 1), min(M, R)):
+            a = env.random_matrix(m, k)
+            env.check(a, b, await env.job(a, b, stall=stall, op=Op.RUN), f"RUN stall={stall}")
+    # a FULL job replaces the weights; RUN then uses its B
+    a, b2 = env.random_matrix(2, 3), env.random_matrix(3, min(N, 2))
+    env.check(a, b2, await env.job(a, b2), "FULL between RUNs")
+    a = env.random_matrix(M, 3)
+    env.check(a, b2, await env.job(a, b2, op=Op.RUN), "RUN after FULL")
+    # reset while a RUN computes and loads at once: weights are forgotten, the next jobs are clean
+    a = env.random_matrix(M, k)
+    await env.job(np.zeros((1, k), np.int64), b, op=Op.WEIGHTS)
+    assert await env.job(a, b, op=Op.RUN, abort_after=min(M * k, (R + 1) * k + 1)) is None
+    for _ in range(k + env.cfg["latency"]):
+        await RisingEdge(dut.clk)
+    await env.reset()
+    await refused_run()
+    await env.job(np.zeros((1, k), np.int64), b, op=Op.WEIGHTS)
+    env.check(a, b, await env.job(a, b, op=Op.RUN), "RUN after reset")
