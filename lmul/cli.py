@@ -335,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     # the board commands live beside the board gateware and host driver (lmul.boards.cli)
     add_board_commands(sub, size=_size, positive_int=_positive_int, seed=_seed, check_out_dir=check_out_dir)
 
+    # standard-cell area, timing and activity-based energy per operation (issue 15)
+    from lmul.energy import add_parser as add_energy_parser
+    add_energy_parser(sub)
+
     from lmul.scripts.synth import POINT_DESIGNS, TARGETS
     s = sub.add_parser("synth", help="synthesise one design point (cached)")
     s.add_argument("--design", required=True, choices=POINT_DESIGNS)

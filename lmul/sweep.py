@@ -231,8 +231,8 @@ def default_sweep() -> Sweep:
     four accumulators, arrays up to 8×8, fused dot units."""
     return Sweep(formats=["e4m3", "e5m2", "bf16"], array_sizes={"e4m3": [2, 4, 8], "e5m2": [2, 4, 8], "bf16": [2]},
                  mac_accs={f: list(v) for f, v in DEFAULT_MAC_ACCS.items()}, dot_formats=["e4m3", "e5m2"],
-                 dot_variants=list(FULL_DOT_VARIANTS), dot_targets=("generic", "ice40", "ecp5", "ice40_pnr", "ecp5_pnr"),
-                 label="full")
+                 dot_variants=list(FULL_DOT_VARIANTS),
+                 dot_targets=("generic", "ice40", "ecp5", "ice40_pnr", "ecp5_pnr"), label="full")
 
 
 def headline_sweep() -> Sweep:
