@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -440,19 +441,24 @@ def headline_points(fmt: str = "e4m3", *, arrays: bool = True) -> list[tuple[str
 
 
 def asic_rows(points: list[tuple[str, str, str, object]] | None = None, *, data: str = "normal",
-              vectors: int = 10_000, progress: object = None) -> list[dict]:
-    """``energy`` of each headline point (errors recorded as ``{"error": ...}``)."""
-    rows = []
-    for label, design, fmt, params in points or headline_points():
+              vectors: int = 10_000, progress: object = None, workers: int | None = None) -> list[dict]:
+    """``energy`` of each headline point (errors recorded as ``{"error": ...}``), ``workers`` at a
+    time (default: the machine's cores; the tools are subprocesses), rows in the order of ``points``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(point: tuple[str, str, str, object]) -> dict:
+        label, design, fmt, params = point
         try:
             r = energy(design, fmt, params, data=data, vectors=vectors)
         except (EnergyError, ValueError) as exc:
             r = {"design": design, "format": fmt, "error": str(exc)}
         r["label"] = label
-        rows.append(r)
         if progress:
             progress(f"asic {label} {fmt}: " + (r.get("error") or f"{r['energy_pj']}"))  # type: ignore[operator]
-    return rows
+        return r
+
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        return list(pool.map(one, points or headline_points()))
 
 
 def _value(r: dict, key: str, no_clock: bool = False) -> float:
@@ -533,13 +539,14 @@ def asic_table(rows: list[dict] | None = None, *, points: list[tuple[str, str, s
 
 
 def asic_section(points: list[tuple[str, str, str, object]] | None = None, *, heading: str = "##",
-                 data: str = "normal", vectors: int = 10_000, progress: object = None) -> tuple[list[str], list[dict]]:
+                 data: str = "normal", vectors: int = 10_000, progress: object = None,
+                 workers: int | None = None) -> tuple[list[str], list[dict]]:
     """(Markdown lines, JSON-able rows) of the ASIC section: the one call for ``lmul report`` and
     ``lmul paper``. Without the Debian tools: the "Skipped: install ..." lines and no rows."""
     from lmul.scripts import asic
     if asic.missing_tools():
         return asic_table([], heading=heading, data=data, vectors=vectors), []
-    rows = asic_rows(points, data=data, vectors=vectors, progress=progress)
+    rows = asic_rows(points, data=data, vectors=vectors, progress=progress, workers=workers)
     return asic_table(rows, heading=heading, data=data, vectors=vectors), rows
 
 

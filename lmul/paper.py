@@ -87,11 +87,14 @@ def _versions() -> dict[str, str]:
 def run(*, samples: int = 1_000_000, seed: int = 0, quick: bool = False, gates: str = "auto",
         report_json: Path | None = Path("build/report/report.json"), sweep: Sweep | None = None,
         results: dict | None = None, workers: int | None = None, progress: Progress | None = None,
-        acc_study: dict | None = None, scheduler: str | None = None) -> dict:
+        acc_study: dict | None = None, scheduler: str | None = None,
+        asic: tuple[list[str], list[dict]] | None = None) -> dict:
     """Compute all six items; returns the JSON-able data that ``markdown`` and ``plots`` render.
     ``acc_study``: item 6's data (``lmul.acc_numerics.run``) if already computed (``lmul report``
     passes its numerics'), else computed here (``quick``: the quick size). ``scheduler``: a Dask
-    scheduler address for the synthesis jobs (``lmul.scripts.synth.run_points``)."""
+    scheduler address for the synthesis jobs (``lmul.scripts.synth.run_points``). ``asic``: the ASIC
+    section (``lmul.energy.asic_section``'s lines and rows) if already computed (``lmul report``), else
+    computed here unless ``gates="none"`` (``quick``: the three E4M3 multipliers, 2,000 vectors)."""
     say = progress or (lambda s: None)
     t0 = time.time()
     sweep, res, prov = gate_results(gates, quick, report_json, sweep, results, workers, say,   # fails early
@@ -121,6 +124,14 @@ def run(*, samples: int = 1_000_000, seed: int = 0, quick: bool = False, gates: 
         "matmul": mm,
         "accumulators": acc_study,
     }
+    if asic is None and gates != "none":
+        from lmul.energy import asic_section, headline_points
+        pts = headline_points("e4m3", arrays=False)
+        asic = asic_section(pts[:3] if quick else pts, vectors=2_000 if quick else 10_000, progress=say)
+    if asic is not None:
+        lines, rows = asic
+        data["asic"] = {"markdown": [ln.replace("## ASIC", "#### ASIC", 1) if ln.startswith("## ASIC") else ln
+                                     for ln in lines], "rows": rows}
     data["seconds"] = round(time.time() - t0, 1)
     return data
 

@@ -157,6 +157,9 @@ def markdown(data: dict, img_prefix: str = "") -> str:
                         _pct(g["energy"][f].get("mac_pe_by_acc", {}).get(acc), 1) for f in fm)
                         + f" | {_pct(paper, 0)} |")
     L += ["", f"![energy]({img_prefix}{PLOTS[2]})", ""]
+    if data.get("asic"):        # measured on standard cells with simulated activity (lmul energy)
+        L += ["The same comparison on a real cell library with simulated switching activity (`lmul energy`):",
+              "", *data["asic"]["markdown"]]
 
     mm = data["matmul"]
     m, k, n = mm["shape"]

@@ -332,6 +332,27 @@ def plots(out: Path, sweep: Sweep, res: dict, head: dict) -> list[str]:
     return files
 
 
+def asic_points(sweep: Sweep) -> tuple[list, int]:
+    """The ASIC section's design points (``lmul.energy.headline_points``) and operand count for a
+    sweep: headline — E4M3 multipliers, MAC PEs (kulisch, fp32) and dot units, 10,000 vectors; full —
+    also the 4×4 array and E5M2; any other (quick, custom) — the three E4M3 multipliers, 2,000 vectors."""
+    from lmul.energy import headline_points
+    if sweep.label == "headline":
+        return headline_points("e4m3", arrays=False), 10_000
+    if sweep.label == "full":
+        return [*headline_points("e4m3"), *headline_points("e5m2", arrays=False)], 10_000
+    return headline_points("e4m3", arrays=False)[:3], 2_000
+
+
+def asic_for(sweep: Sweep, progress: Callable[[str], None]) -> tuple[list[str], list[dict]]:
+    """(Markdown lines, rows) of the ASIC section (``lmul.energy.asic_section``); without the Debian
+    tools the lines name the packages to install and there are no rows."""
+    from lmul.energy import asic_section
+    points, vectors = asic_points(sweep)
+    progress(f"asic: {len(points)} gate-level energy runs ({vectors:,} vectors each; cached results are reused)")
+    return asic_section(points, vectors=vectors, progress=progress)
+
+
 def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_samples: int = 1_000_000,
                progress: Callable[[str], None] | None = None, timeout: float = 3600, paper_quick: bool = False,
                scheduler: str | None = None) -> dict:
@@ -370,6 +391,8 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
     progress(f"synthesis: {len(jobs)} jobs on {where} (cached results are reused)")
     res = run_points(jobs, workers=workers, progress=progress, timeout=timeout, scheduler=scheduler)
     t = phase("synthesis", t)
+    asic_lines, asic_rows = asic_for(sweep, progress)
+    t = phase("asic", t)
     head = summarize(sweep, res)
     by_acc = mac_by_acc(sweep, res)
     dots = dot_units(sweep, res)
@@ -378,9 +401,9 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
     progress("paper claims (lmul paper) ...")
     paper_data = paper.run(samples=numerics_samples or 100_000, quick=paper_quick, sweep=sweep, results=res,
                            workers=workers, progress=progress, acc_study=acc_study,
-                           scheduler=scheduler)
+                           scheduler=scheduler, asic=(asic_lines, asic_rows))
     md = (markdown(sweep, res, head, versions, smoke_res, numerics_md, by_acc, dots) + "\n"
-          + paper.write(out, paper_data))
+          + "\n".join(asic_lines) + "\n" + paper.write(out, paper_data))
     phase("paper", t)
     phases["total"] = round(time.time() - t0, 1)
     (out / "report.md").write_text(md)
@@ -390,7 +413,7 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
             "paper": {"energy_pj": PAPER_ENERGY_PJ, "claims": PAPER_CLAIMS},
             "results": [{**points[n], "target": t, **r} for (n, t), r in sorted(res.items())],
             "numerics": numerics_json, "paper_claims": paper_data, "plots": files + paper_data["plots"],
-            "seconds": phases}
+            "asic": asic_rows, "seconds": phases}
     (out / "report.json").write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
     progress(f"report written to {out} ({time.time() - t0:.0f} s: "
              + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items() if k != "total") + ")")

@@ -84,6 +84,16 @@ def test_report_folder(tmp_path: Path) -> None:
     assert js["paper_claims"]["accumulators"] == js["numerics"]["accumulators"]     # computed once
     assert (tmp_path / "paper_accumulators.png").stat().st_size > 10_000 and "](paper_accumulators.png)" in md
     assert "paper_accumulators.png" in js["plots"] and md.count("#### The accumulator's own error") == 1
+    # the ASIC section (lmul energy): the three E4M3 multipliers for a small sweep, in the report and in
+    # the paper part; without the Debian tools it names the packages instead
+    from lmul.scripts.asic import missing_tools
+    if missing_tools():
+        assert js["asic"] == [] and "Skipped:" in md.split("ASIC: OSU 0.18 um")[1]
+    else:
+        assert [r["design"] for r in js["asic"]] == ["lmul_pe", "fp_multiplier", "fp_multiplier_exact"]
+        assert all(r["gate_level_match"] and r["vectors"] == 2000 and r["area_um2"] > 0 for r in js["asic"])
+        assert md.count("## ASIC: OSU 0.18 um standard cells") == 2 and "#### ASIC: OSU 0.18 um" in md
+        assert js["seconds"]["asic"] >= 0 and js["paper_claims"]["asic"]["rows"] == js["asic"]
 
 
 # --- the sweep's accumulators and the by-accumulator table, from made-up results --------------------------
