@@ -20,7 +20,7 @@ from pathlib import Path
 from lmul import __version__, build_root
 from lmul.boards.cli import add_commands as add_board_commands
 from lmul.boards.protocol import LinkError
-from lmul.designs import MAX_K, MAX_SIDE  # array sides 1..64, --k-max of export / synth (boards: 65535)
+from lmul.designs import MAX_K, MAX_PIPELINE, MAX_SIDE  # array sides 1..64, --k-max of export / synth (boards: 65535)
 from lmul.formats import NAMED_FORMATS, FormatError
 
 MAX_SEED = (1 << 31) - 1          # nextpnr takes a 32-bit signed seed; numpy any non-negative int
@@ -83,6 +83,17 @@ def _k_max(text: str) -> int:
     value = _positive_int(text)
     if value > MAX_K:
         raise argparse.ArgumentTypeError(f"expected at most {MAX_K}, got {text!r}")
+    return value
+
+
+def _pipeline(text: str) -> int:
+    """``--pipeline``: 0..MAX_PIPELINE (the design refuses more stages than it has cut points)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer 0..{MAX_PIPELINE}, got {text!r}") from None
+    if not 0 <= value <= MAX_PIPELINE:
+        raise argparse.ArgumentTypeError(f"expected an integer 0..{MAX_PIPELINE}, got {text!r}")
     return value
 
 
@@ -186,7 +197,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     kinds = args.kind or PRODUCT_KINDS.names()
     accs = [accumulator(a).name for a in (args.acc or ["kulisch"])]
     get_format(args.out_format)
-    base = DesignParams(latency=args.latency, rows=args.size[0], cols=args.size[1], k_max=args.k_max,
+    base = DesignParams(latency=args.latency, pipeline=args.pipeline, rows=args.size[0], cols=args.size[1],
+                        k_max=args.k_max,
                         out_fmt=args.out_format, **_dot_params(args))
     jobs = []
     for f in formats:
@@ -253,7 +265,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     get_format(args.format)
     get_format(args.out_format)
-    params = DesignParams(latency=args.latency, rows=args.size[0], cols=args.size[1], k_max=args.k_max,
+    params = DesignParams(latency=args.latency, pipeline=args.pipeline, rows=args.size[0], cols=args.size[1],
+                        k_max=args.k_max,
                           kind=args.kind, acc=accumulator(args.acc).name, out_fmt=args.out_format,
                           **_dot_params(args))
     from lmul.designs import DESIGNS
@@ -285,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", action="append", help="format name or ExMy spec (repeatable)")
     s.add_argument("--all", action="store_true", help="all designs (default: the three multipliers)")
     s.add_argument("--latency", type=int, choices=[0, 1, 2], default=0, help="multiplier pipeline registers")
+    s.add_argument("--pipeline", type=_pipeline, default=0,
+                   help="extra register stages of MAC PEs / arrays / dot units (default 0)")
     s.add_argument("--size", type=_size, default=(4, 4), help=f"array size RxC (default 4x4, sides 1..{MAX_SIDE})")
     s.add_argument("--k-max", type=_k_max, default=256,
                    help=f"longest dot product (accumulator width; default 256, at most {MAX_K})")
@@ -345,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", default="e4m3")
     s.add_argument("--target", action="append", choices=TARGETS, help="repeatable (default: generic)")
     s.add_argument("--latency", type=int, choices=[0, 1, 2], default=0)
+    s.add_argument("--pipeline", type=_pipeline, default=0,
+                   help="MAC PE / array / dot unit: extra register stages (default 0)")
     s.add_argument("--size", type=_size, default=(4, 4), help=f"array size RxC (sides 1..{MAX_SIDE})")
     s.add_argument("--k-max", type=_k_max, default=256, help=f"longest dot product (at most {MAX_K})")
     s.add_argument("--kind", choices=PRODUCT_KINDS.names(), default="lmul", help="MAC product kind (default lmul)")

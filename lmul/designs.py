@@ -26,7 +26,8 @@ from lmul.arith import accumulator, check_dot_unit, product_kind
 from lmul.errors import ParameterError, check_int
 from lmul.formats import FloatFormat, get_format
 
-__all__ = ["DEFAULT_N", "DESIGNS", "MAX_ENGINE_WORDS", "MAX_K", "MAX_SIDE", "Design", "DesignParams", "build_design",
+__all__ = ["DEFAULT_N", "DESIGNS", "MAX_ENGINE_WORDS", "MAX_K", "MAX_PIPELINE", "MAX_SIDE", "Design", "DesignParams",
+           "build_design",
            "check_params", "engine_words", "export_design", "identifier", "module_name", "port_map",
            "port_map_markdown", "resolve_n"]
 
@@ -34,12 +35,14 @@ __all__ = ["DEFAULT_N", "DESIGNS", "MAX_ENGINE_WORDS", "MAX_K", "MAX_SIDE", "Des
 # start an elaboration that runs for hours or out of memory.
 MAX_SIDE = 64               # array rows / cols
 MAX_K = 1 << 20             # k_max: the accumulators grow by log2(k_max) bits only
+MAX_PIPELINE = 16          # pipeline: extra register stages of MAC PEs / arrays / dot units (each has its own max)
 MAX_ENGINE_WORDS = 1 << 20  # matmul_engine A+B memory words: the Verilog lists every one (2x2, k 65535: 20 s)
 
 
 @dataclass(frozen=True)
 class DesignParams:
-    """Parameters a design may use: pipeline latency (multipliers), product kind and accumulator
+    """Parameters a design may use: pipeline latency (multipliers, 0..2), extra register stages
+    ``pipeline`` (MAC PEs, arrays, dot units: ``MacPE(pipeline=...)``, 0 = today's), product kind and accumulator
     (MACs, arrays, engines, dot units; ``lmul.arith`` registries), array size, K limit, result
     format; for the fused dot unit (``lmul.rtl.dot_unit.DotUnit``) and the systolic array's
     dot-unit PEs (``SystolicArray(..., n=...)``) products per beat ``n`` (None: the design's
@@ -59,6 +62,7 @@ class DesignParams:
     align: str = "exact"
     w: int = 14
     promote: int = 0
+    pipeline: int = 0
 
 
 Factory = Callable[[FloatFormat, DesignParams], wiring.Component]
@@ -88,14 +92,14 @@ def _fp_mul(mode: str) -> Factory:
 
 def _mac_pe(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
     from lmul.rtl.mac_pe import MacPE
-    return MacPE(fmt, p.kind, p.out_fmt, k_max=p.k_max, acc=p.acc)
+    return MacPE(fmt, p.kind, p.out_fmt, k_max=p.k_max, acc=p.acc, pipeline=p.pipeline)
 
 
 def _array(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
     from lmul.rtl.systolic_array import SystolicArray
     w, promote = _dot_args(p)
     return SystolicArray(fmt, p.kind, p.rows, p.cols, p.out_fmt, k_max=p.k_max, acc=p.acc,
-                         n=resolve_n("systolic_array", p), align=p.align, w=w, promote=promote)
+                         n=resolve_n("systolic_array", p), align=p.align, w=w, promote=promote, pipeline=p.pipeline)
 
 
 def _engine(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
@@ -114,7 +118,7 @@ def _dot_unit(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
     from lmul.rtl.dot_unit import DotUnit
     w, promote = _dot_args(p)
     return DotUnit(fmt, p.kind, resolve_n("dot_unit", p), p.out_fmt, k_max=p.k_max, acc=p.acc, align=p.align,
-                   w=w, promote=promote)
+                   w=w, promote=promote, pipeline=p.pipeline)
 
 
 #: ``n`` of the designs that use it when ``DesignParams.n`` is None.
@@ -136,11 +140,11 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
     Design("lmul_pe", _lmul_pe, ("latency",), "L-Mul PE (one adder)"),
     Design("fp_multiplier", _fp_mul("rounded"), ("latency",), "exact FP multiplier, RNE-rounded"),
     Design("fp_multiplier_exact", _fp_mul("exact"), ("latency",), "exact FP multiplier, unrounded product"),
-    Design("mac_pe", _mac_pe, MAC, "MAC PE with stream ports"),
-    Design("systolic_array", _array, (*MAC, "size", "n", "align", "promote"),
+    Design("mac_pe", _mac_pe, (*MAC, "pipeline"), "MAC PE with stream ports"),
+    Design("systolic_array", _array, (*MAC, "size", "n", "align", "promote", "pipeline"),
            "output-stationary systolic array (n > 1, block alignment or promotion: dot-unit PEs)"),
     Design("matmul_engine", _engine, (*MAC, "size"), "matmul engine (banked memories + array; m/n max 4x the size)"),
-    Design("dot_unit", _dot_unit, (*MAC, "n", "align", "promote"),
+    Design("dot_unit", _dot_unit, (*MAC, "n", "align", "promote", "pipeline"),
            "fused n-term dot-product unit (exact or block alignment, optional FP32 promotion; w with block only)"),
 )}
 
@@ -182,6 +186,8 @@ def module_name(design: str, fmt: FloatFormat, params: DesignParams) -> str:
             parts.append(f"w{params.w}")
     if "promote" in uses and params.promote:
         parts.append(f"p{params.promote}")
+    if "pipeline" in uses and params.pipeline:
+        parts.append(f"pipe{params.pipeline}")
     if "latency" in uses:
         parts.append(f"l{params.latency}")
     return "_".join(parts)
@@ -203,6 +209,8 @@ def check_params(design: str, params: DesignParams) -> None:
         check_int("cols", params.cols, 1, MAX_SIDE)
     if "k_max" in uses:
         check_int("k_max", params.k_max, 1, MAX_K)
+    if "pipeline" in uses:      # the component checks its own maximum (max_pipeline)
+        check_int("pipeline", params.pipeline, 0, MAX_PIPELINE)
     if "n" in uses:
         check_dot_unit(resolve_n(design, params), params.acc, params.align, *_dot_args(params))
     if design == "matmul_engine" and engine_words(params) > MAX_ENGINE_WORDS:

@@ -178,17 +178,17 @@ class DotCell(wiring.Component):
                           "a": In(data.ArrayLayout(FloatLayout(self.fmt), n)), "b": In(data.ArrayLayout(b_lane, n)),
                           "done": Out(1), "result": Out(state)})
 
-    def finisher(self, out_fmt: FloatFormat | str) -> wiring.Component:
+    def finisher(self, out_fmt: FloatFormat | str, *, pipeline: int = 0) -> wiring.Component:
         """The combinational component rounding ``result`` to ``out_fmt`` (``FloatConverter`` from
         A, or FP32 with promotion; ``KulischRounder``); ``FormatError`` if ``out_fmt`` cannot hold
         a NaN the dot product can give."""
         out_fmt = get_format(out_fmt)
         if not self.is_float:
-            return KulischRounder(self.fmt, out_fmt, self.acc_bits)
+            return KulischRounder(self.fmt, out_fmt, self.acc_bits, pipeline=pipeline)
         check_float_acc(self.fmt, self.a_fmt, out_fmt)
         if self.promote is not None:
             check_float_acc(self.fmt, FP32, out_fmt)
-        return FloatConverter(self.r_fmt, out_fmt)
+        return FloatConverter(self.r_fmt, out_fmt, pipeline=pipeline)
 
     # --- elaboration -------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from lmul.arith import Accumulator, ProductKind
 from lmul.formats import FP32, FloatFormat, get_format
 from lmul.rtl.dot_cell import DotCell
 from lmul.rtl.float_layout import FloatLayout
+from lmul.rtl.fp_accumulator import FloatConverter, check_pipeline, pipe
+from lmul.rtl.kulisch import KulischRounder
 
 __all__ = ["DotUnit", "in_layout"]
 
@@ -95,7 +97,7 @@ class DotUnit(wiring.Component):
 
     def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", n: int = 4,
                  out_fmt: FloatFormat | str = FP32, k_max: int = 4096, acc: str | Accumulator = "fp32",
-                 align: str = "exact", w: int | None = None, promote: int | None = None) -> None:
+                 align: str = "exact", w: int | None = None, promote: int | None = None, pipeline: int = 0) -> None:
         self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
         self.cell = DotCell(self.fmt, kind, n, k_max, acc, align, w, promote)
         c = self.cell
@@ -106,8 +108,10 @@ class DotUnit(wiring.Component):
             self.a_fmt, self.mode = c.a_fmt, c.mode
         else:
             self.acc_bits = c.acc_bits
-        self.finisher = c.finisher(self.out_fmt)
-        self.latency = c.latency + 1                         # + the output register
+        room = (FloatConverter.pipeline_room(c.r_fmt, self.out_fmt) if c.is_float else KulischRounder.max_pipeline)
+        self.pipeline = check_pipeline("DotUnit", pipeline, room)     # the finisher's register stages
+        self.finisher = c.finisher(self.out_fmt, pipeline=self.pipeline)
+        self.latency = c.latency + self.finisher.latency + 1  # + the finisher's stages + the output register
         super().__init__({"i": In(stream.Signature(in_layout(self.fmt, n))),
                           "o": Out(stream.Signature(FloatLayout(self.out_fmt)))})
 
@@ -120,9 +124,14 @@ class DotUnit(wiring.Component):
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv),
                      cell.en.eq(adv), cell.valid.eq(self.i.valid), cell.last.eq(beat.last),
                      cell.count.eq(beat.count), cell.a.eq(beat.a), cell.b.eq(beat.b), fin.i.eq(cell.result)]
-        # output register: the finisher is combinational
+        done = cell.done
+        if self.finisher.latency:                   # pipelined finisher: it advances with the unit,
+            m.d.comb += fin.en.eq(adv)              # `done` travels beside its stages
+            for k in range(self.finisher.latency):
+                done = pipe(m, adv, True, f"fin_done{k}", done=done)["done"]
+        # output register
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
-        with m.If(adv & cell.done):
+        with m.If(adv & done):
             m.d.sync += [self.o.payload.eq(fin.o), self.o.valid.eq(1)]
         return m

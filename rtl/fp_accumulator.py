@@ -16,6 +16,7 @@ addend's leading-zero count and left shift into an MSB-aligned significand and e
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,8 +39,33 @@ from lmul.rtl.float_layout import FloatLayout, classify, pack_result
 from lmul.rtl.products import ProductLayout
 from lmul.rtl.rounding import round_to_format, signed_width
 
-__all__ = ["FloatAccumulator", "FloatConverter", "StepShape", "accumulate_step", "leading_zeros_tree",
-           "normalise_operand", "product_sig_bits", "round_sum", "start_bits"]
+__all__ = ["CONVERTER_CUTS", "ROUND_CUTS", "FloatAccumulator", "FloatConverter", "StepShape", "accumulate_step",
+           "check_pipeline", "leading_zeros_tree", "normalise_operand", "pipe", "product_sig_bits", "round_staged",
+           "round_sum", "start_bits"]
+
+
+def check_pipeline(owner: str, pipeline: object, most: int | None = None) -> int:
+    """``pipeline`` (extra register stages) if it is an int in ``0..most`` (``most`` None: no
+    bound); ``TypeError`` for a non-int, ``ParameterError`` naming ``{owner} pipeline`` otherwise."""
+    return check_int(f"{owner} pipeline", pipeline, 0, most)
+
+
+def pipe(m: Module, en: Value, on: bool, name: str, **values: Value | int) -> dict[str, Value | int]:
+    """The ``values`` one ``en``-gated register stage later when ``on`` (registers named
+    ``{name}_{key}``, reset to zero, holding while ``en`` is low), unchanged otherwise. Python ints
+    (elaboration-time constants) pass through as they are."""
+    if not on:
+        return dict(values)
+    out: dict[str, Value | int] = {}
+    for key, v in values.items():
+        if isinstance(v, int):
+            out[key] = v
+            continue
+        r = Signal(v.shape(), name=f"{name}_{key}")
+        with m.If(en):
+            m.d.sync += r.eq(v)
+        out[key] = r
+    return out
 
 
 def product_sig_bits(fmt: FloatFormat, kind: str | ProductKind) -> int:
@@ -126,6 +152,79 @@ def round_sum(m: Module, fmt: FloatFormat, mode: str, mag: Value, d: Value, zero
     return pack_result(m, fmt, clamped, over, zero, sign, special, special_bits)
 
 
+#: Cut points of ``round_staged``: ``"lzc"`` after the leading-zero count, ``"shift"`` after
+#: the normalising shift, ``"sticky"`` after the guard/sticky reduction (the round-up bit),
+#: ``"round"`` after the RNE increment (before the overflow compare).
+ROUND_CUTS = ("lzc", "shift", "sticky", "round")
+
+
+def round_staged(m: Module, fmt: FloatFormat, mag: Value, d: Value | int, zero: Value, sign: Value,
+                 special: Value, special_bits: Value, *, lzc: bool = True, cuts: Collection[str] = (),
+                 en: Value | int = 1, name: str = "rnd") -> Value:
+    """RNE-round ``mag`` into ``fmt`` and pack it: ``lmul.rtl.rounding.round_to_format``'s
+    arithmetic (same arguments, same result bits), with a log-depth leading-zero count
+    (``leading_zeros_tree``) and an ``en``-gated register stage at each of the ``cuts`` (a subset
+    of ``ROUND_CUTS``; none: combinational). ``d`` may be a Python int (the exponent of a
+    fixed-point sum's top bit), which removes the subnormal right shift when ``d >= 0``.
+
+    Stages: leading-zero count | shift amount, normalising left (or subnormal right) shift |
+    guard, sticky, round-up bit | RNE increment (its carry ripples into the exponent) | overflow
+    compare, pack."""
+    if not set(cuts) <= set(ROUND_CUTS):
+        raise ParameterError(f"round_staged cuts must be among {ROUND_CUTS}, got {tuple(cuts)}")
+    mb, w = fmt.man_bits, len(mag)
+    # stage 1: leading-zero count
+    lz = leading_zeros_tree(m, mag, f"{name}_lz") if lzc else None
+    s = pipe(m, en, "lzc" in cuts, f"{name}_p1", mag=mag, d=d, zero=zero, sign=sign, special=special,
+             special_bits=special_bits, **({"lz": lz} if lz is not None else {}))
+    mag, d, lz = s["mag"], s["d"], s.get("lz")
+    # stage 2: normalise (left, at most to the subnormal binade) or denormalise (right)
+    r = mb + 2                                      # right-shift room: anything further is all sticky
+    if isinstance(d, int):
+        ebase = Signal(range(max(d, 0) + 1), name=f"{name}_ebase")
+        lshift = Signal(range(w + 1), name=f"{name}_lshift")
+        if d < 0:
+            rshift: Value | int = min(-d, r)
+            m.d.comb += [lshift.eq(0), ebase.eq(0)]
+        else:
+            rshift = 0
+            amount = lz if lz is not None else Mux((d > 0) & ~mag[w - 1], 1, 0)
+            m.d.comb += lshift.eq(Mux(amount > d, d, amount) if d < w else amount)
+            m.d.comb += ebase.eq(d - lshift)
+    else:
+        ebase = Signal(len(d), name=f"{name}_ebase")
+        lshift = Signal(range(w + 1), name=f"{name}_lshift")
+        rshift = Signal(range(r + 1), name=f"{name}_rshift")
+        with m.If(d < 0):
+            m.d.comb += [lshift.eq(0), rshift.eq(Mux(-d > r, r, -d))]
+        with m.Else():
+            amount = lz if lz is not None else Mux((d > 0) & ~mag[w - 1], 1, 0)
+            m.d.comb += [lshift.eq(Mux(d < amount, d, amount)), rshift.eq(0)]
+        m.d.comb += ebase.eq(Mux(d < 0, 0, d - lshift))
+    norm = Signal(w, name=f"{name}_norm")
+    m.d.comb += norm.eq(mag << lshift)
+    ext = Signal(w + r, name=f"{name}_ext")
+    m.d.comb += ext.eq(Cat(Const(0, r), norm) >> rshift)
+    s = pipe(m, en, "shift" in cuts, f"{name}_p2", ext=ext, ebase=ebase, zero=s["zero"], sign=s["sign"],
+             special=s["special"], special_bits=s["special_bits"])
+    # stage 3: guard, sticky, round half to even
+    ext, top = s["ext"], w + r
+    n_trunc = ext[top - mb - 1:top]
+    round_up = Signal(name=f"{name}_round_up")
+    m.d.comb += round_up.eq(ext[top - mb - 2] & (ext[:top - mb - 2].any() | n_trunc[0]))
+    s = pipe(m, en, "sticky" in cuts, f"{name}_p3s", n_trunc=n_trunc, round_up=round_up, ebase=s["ebase"],
+             zero=s["zero"], sign=s["sign"], special=s["special"], special_bits=s["special_bits"])
+    # stage 4: the increment (its carry ripples into the exponent field)
+    field = Signal(len(s["ebase"]) + mb + 2, name=f"{name}_field")
+    m.d.comb += field.eq((s["ebase"] << mb) + s["n_trunc"] + s["round_up"])
+    s = pipe(m, en, "round" in cuts, f"{name}_p3", field=field, zero=s["zero"], sign=s["sign"],
+             special=s["special"], special_bits=s["special_bits"])
+    # stage 5: overflow, pack
+    over = Signal(name=f"{name}_over")
+    m.d.comb += over.eq(s["field"] > fmt.max_finite_field)
+    return pack_result(m, fmt, s["field"], over, s["zero"], s["sign"], s["special"], s["special_bits"])
+
+
 def start_bits(fmt: FloatFormat) -> int:
     """The accumulator's start value: -0 (+0 in FNUZ formats, which have no -0)."""
     return fmt.sign_mask if fmt.has_neg_zero else 0
@@ -154,13 +253,16 @@ class StepShape:
 
 
 def normalise_operand(m: Module, mag: Value, top_exp: int | Value, shape: StepShape, w: int,
-                      name: str) -> tuple[Signal, Signal]:
+                      name: str, *, lz: Value | None = None) -> tuple[Signal, Signal]:
     """Combinational: an unsigned addend ``mag`` whose bit ``len(mag) - 1`` has biased-A exponent
     ``top_exp`` -> (``shape.sig``-bit significand, MSB-aligned: its top bit set unless zero, with
     the top ``w`` bits of the normalised ``mag`` (the addend may span no more); exponent of that
-    top bit, ``shape.e_low`` for zero). Leading-zero count and left shift."""
+    top bit, ``shape.e_low`` for zero). Leading-zero count and left shift; ``lz`` given (the
+    ``leading_zeros_tree`` count of ``mag``, e.g. computed a pipeline stage earlier): the shift
+    only."""
     width = len(mag)
-    lz = leading_zeros_tree(m, mag, f"{name}_lz")
+    if lz is None:
+        lz = leading_zeros_tree(m, mag, f"{name}_lz")
     zero = Signal(name=f"{name}_zero")
     norm = Signal(width, name=f"{name}_norm")
     m.d.comb += [zero.eq(mag == 0), norm.eq(mag << lz)]
@@ -252,6 +354,10 @@ class FloatAccumulator(wiring.Component):
     acc : str or Accumulator
         A float accumulator spec: ``"fp32"``, ``"fp16"``, ``"bf16:rtz"``, ``"e8m13:rtz"``, ...
         A must have a NaN when ``fmt`` has NaN or Inf (``FormatError`` otherwise).
+    pipeline : int
+        Extra register stages in front of the loop, ``0..2`` (default 0): 1 registers the
+        incoming product (``p``, ``valid``, ``last``); 2 also splits the product normalisation
+        between its leading-zero count and its shift. ``ParameterError`` otherwise.
 
     Attributes
     ----------
@@ -270,7 +376,7 @@ class FloatAccumulator(wiring.Component):
     state_layout : FloatLayout(A)
         ``result``'s layout (A.width bits, what an array drains).
     latency : int
-        2 ``en`` cycles from a ``last`` product to ``done``.
+        ``2 + pipeline`` ``en`` cycles from a ``last`` product to ``done``.
 
     Datapath. Stage 1 (registered): the product is normalised (leading-zero count over its
     ``kind.bits(fmt)`` bits, left shift) into an ``S``-bit significand, ``S = max(product_sig_bits,
@@ -291,12 +397,25 @@ class FloatAccumulator(wiring.Component):
     cannot pipeline a recurrence; the known ways out (interleaved partial sums, a far/near-path
     adder with leading-zero anticipation, rounding merged into the adder) change either the
     summation order (the results) or the adder's structure, and are not done here.
+
+    What limits Fmax, therefore: that loop, at every depth. ``pipeline`` only takes the product
+    side (the product logic upstream, the normalising leading-zero count and shift) out of
+    the loop's cycle, and ``FloatConverter``'s ``pipeline`` the output conversion; with both, the
+    loop alone sets the clock (``README.md``, "Pipelining", has the figures).
     """
 
+    #: Most extra register stages ``pipeline`` takes.
+    max_pipeline = 2
+    #: Latency at the default depth (instances: ``2 + pipeline``).
     latency = 2
+    #: ``MacCell`` splits the product builder before pipelining this accumulator (registering the
+    #: product's magnitude would keep synthesis from folding its leading-zero count).
+    builder_stage_first = True
 
     def __init__(self, fmt: FloatFormat, kind: str | ProductKind, k_max: int,
-                 acc: str | Accumulator = "fp32") -> None:
+                 acc: str | Accumulator = "fp32", *, pipeline: int = 0) -> None:
+        self.pipeline = check_pipeline("FloatAccumulator", pipeline, self.max_pipeline)
+        self.latency = 2 + self.pipeline
         self.fmt, self.kind, self.acc = fmt, product_kind(kind), accumulator(acc)
         if self.acc.kind.name != FLOAT_ACC:
             raise ParameterError(f"FloatAccumulator needs a float accumulator (acc=fp32, bf16:rtz, ...), "
@@ -310,10 +429,16 @@ class FloatAccumulator(wiring.Component):
         super().__init__({"en": In(1), "valid": In(1), "last": In(1), "p": In(ProductLayout(self.prod_bits)),
                           "done": Out(1), "result": Out(self.state_layout)})
 
-    def finisher(self, out_fmt: FloatFormat) -> FloatConverter:
-        """The component converting this accumulator's ``result`` to ``out_fmt``."""
+    @staticmethod
+    def finisher_max_pipeline(acc: Accumulator, out_fmt: FloatFormat) -> int:
+        """``max_pipeline`` of the finisher to ``out_fmt``, known before building one."""
+        return FloatConverter.pipeline_room(float_acc_format(acc)[0], out_fmt)
+
+    def finisher(self, out_fmt: FloatFormat, *, pipeline: int = 0) -> FloatConverter:
+        """The component converting this accumulator's ``result`` to ``out_fmt`` (with ``pipeline``
+        register stages, ``FloatConverter``)."""
         check_float_acc(self.fmt, self.a_fmt, out_fmt)
-        return FloatConverter(self.a_fmt, out_fmt)
+        return FloatConverter(self.a_fmt, out_fmt, pipeline=pipeline)
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -322,14 +447,23 @@ class FloatAccumulator(wiring.Component):
         lp = 2 * fmt.quantum_exp                        # exponent of the product's LSB
         shape = StepShape.of(A, lp + A.bias, lp + P - 1 + A.bias, W)
 
+        # --- stage 0 (pipeline >= 1): the incoming product, registered; (pipeline 2) its LZC ------
+        q = pipe(m, self.en, self.pipeline >= 1, "s0", p=p, valid=self.valid, last=self.last)
+        p, valid, last = q["p"], q["valid"], q["last"]
+        lz = None
+        if self.pipeline >= 2:
+            lz = leading_zeros_tree(m, p.mag, "p_lz")
+            q = pipe(m, self.en, True, "s0b", p=p, valid=valid, last=last, lz=lz)
+            p, valid, last, lz = q["p"], q["valid"], q["last"], q["lz"]
+
         # --- stage 1: normalise the product ------------------------------------------------------
-        sig, exp = normalise_operand(m, p.mag, lp + P - 1 + A.bias, shape, W, "p")
+        sig, exp = normalise_operand(m, p.mag, lp + P - 1 + A.bias, shape, W, "p", lz=lz)
         s1 = {n: Signal(name=f"s1_{n}") for n in ("valid", "last", "sign", "nan", "inf")}
         s1_sig = Signal(shape.sig, name="s1_sig")       # MSB-aligned (bit S-1 set unless zero)
         s1_exp = Signal(shape.eshape, name="s1_exp")    # biased-A exponent of bit S-1
         with m.If(self.en):
             m.d.sync += [
-                s1["valid"].eq(self.valid), s1["last"].eq(self.valid & self.last),
+                s1["valid"].eq(valid), s1["last"].eq(valid & last),
                 s1["sign"].eq(p.sign), s1["nan"].eq(p.nan), s1["inf"].eq(p.inf),
                 s1_sig.eq(sig), s1_exp.eq(exp),
             ]
@@ -349,31 +483,57 @@ class FloatAccumulator(wiring.Component):
         return m
 
 
+#: The converter's cut points (``round_staged``) in the order its ``pipeline`` registers are
+#: placed; without subnormals in A there is no leading-zero count and no ``"lzc"`` cut.
+CONVERTER_CUTS = ("shift", "round", "sticky", "lzc")
+
+
 class FloatConverter(wiring.Component):
-    """Combinational: a value of the accumulator format A -> ``out_fmt``, ``encode(out_fmt,
-    decode(A, bits))`` (one RNE rounding; NaN keeps its sign where ``out_fmt`` has signed NaNs,
-    ±Inf gives ``encode(out_fmt, ±inf)``, zeros keep their sign); the bits pass through unchanged
-    when ``out_fmt`` has A's parameters.
+    """A value of the accumulator format A -> ``out_fmt``, ``encode(out_fmt, decode(A, bits))``
+    (one RNE rounding; NaN keeps its sign where ``out_fmt`` has signed NaNs, ±Inf gives
+    ``encode(out_fmt, ±inf)``, zeros keep their sign); the bits pass through unchanged when
+    ``out_fmt`` has A's parameters. Combinational by default, pipelined on request.
 
     Parameters
     ----------
     a_fmt, out_fmt : FloatFormat
         Accumulator and output formats.
+    pipeline : int
+        Extra register stages, ``0..pipeline_room(a_fmt, out_fmt)`` (default 0): registers at
+        the first ``pipeline`` cut points of ``CONVERTER_CUTS`` (``round_staged``: after the
+        normalising shift, after the RNE increment, after the round-up bit, after the
+        leading-zero count when A has subnormals); 0 only when the formats agree (nothing to cut). ``ParameterError``
+        otherwise.
 
     Attributes
     ----------
+    en : In(1, init=1)
+        Advance: the pipeline registers move only when high (unused at ``pipeline=0``; left
+        undriven it is 1).
     i : In(FloatLayout(a_fmt))
     o : Out(FloatLayout(out_fmt))
-
-    Latency 0 (wires when the formats agree; else decode, leading-zero count when A has
-    subnormals, shift, RNE increment, pack).
+    latency : int
+        ``pipeline``: ``o`` converts ``i`` as it was ``latency`` ``en`` cycles earlier (0: wires
+        when the formats agree; else decode, leading-zero count when A has subnormals, shift, RNE
+        increment, pack). Throughput one value per cycle.
     """
 
+    #: Latency at the default depth (instances: ``pipeline``).
     latency = 0
 
-    def __init__(self, a_fmt: FloatFormat, out_fmt: FloatFormat) -> None:
+    @staticmethod
+    def pipeline_room(a_fmt: FloatFormat, out_fmt: FloatFormat) -> int:
+        """Largest ``pipeline`` of a converter from ``a_fmt`` to ``out_fmt``."""
+        if out_fmt.same_as(a_fmt):
+            return 0
+        return len(CONVERTER_CUTS) if a_fmt.subnormals else len(CONVERTER_CUTS) - 1
+
+    def __init__(self, a_fmt: FloatFormat, out_fmt: FloatFormat, *, pipeline: int = 0) -> None:
         self.a_fmt, self.out_fmt = a_fmt, out_fmt
-        super().__init__({"i": In(FloatLayout(a_fmt)), "o": Out(FloatLayout(out_fmt))})
+        self.max_pipeline = self.pipeline_room(a_fmt, out_fmt)
+        self.pipeline = check_pipeline("FloatConverter", pipeline, self.max_pipeline)
+        self.latency = self.pipeline
+        super().__init__({"en": In(1, init=1), "i": In(FloatLayout(a_fmt)), "o": Out(FloatLayout(out_fmt))})
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -395,6 +555,13 @@ class FloatConverter(wiring.Component):
 
         special_bits = Mux(c.nan, Mux(sign, bits(-np.nan), bits(np.nan)),
                            Mux(sign, bits(-np.inf), bits(np.inf)))
-        res = round_to_format(m, out, sig, d, c.zero, sign, c.nan | c.inf, special_bits, lzc=A.subnormals)
+        if not self.pipeline:       # combinational: today's netlist (round_to_format)
+            res = round_to_format(m, out, sig, d, c.zero, sign, c.nan | c.inf, special_bits, lzc=A.subnormals)
+            m.d.comb += self.o.as_value().eq(res)
+            return m
+        order = CONVERTER_CUTS if A.subnormals else tuple(c for c in CONVERTER_CUTS if c != "lzc")
+        cuts = order[:self.pipeline]
+        res = round_staged(m, out, sig, d, c.zero, sign, c.nan | c.inf, special_bits, lzc=A.subnormals,
+                           cuts=cuts, en=self.en, name="conv")
         m.d.comb += self.o.as_value().eq(res)
         return m

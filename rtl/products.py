@@ -7,9 +7,13 @@ component: its logic lands in the caller's module, so a MAC cell stays one flat 
   ``FloatLayout``; L-Mul sends it pre-biased, ``PreOperand``);
 * ``prepare(m, b, name)``: ``FloatLayout`` view -> ``operand_layout`` view, combinational, done
   once per operand (at the top of an array column, or inside a lone MAC cell);
-* ``build(m, a, b_prepared)``: combinational ``ProductLayout`` view: the exact product
+* ``build(m, a, b_prepared, *, stage=None)``: ``ProductLayout`` view: the exact product
   ``(-1)**sign * mag`` at the fixed-point LSB ``2**(2*quantum_exp)`` plus ``nan``/``inf`` flags
-  (``mag`` is 0 for zero, NaN and Inf products). ``mag`` has ``kind.bits(fmt)`` bits;
+  (``mag`` is 0 for zero, NaN and Inf products). ``mag`` has ``kind.bits(fmt)`` bits.
+  Combinational unless ``stage`` is given: then the builder passes the values crossing its one
+  cut point (before the alignment shift that places the significand on the fixed-point grid)
+  through ``stage(name, **values) -> dict`` (``lmul.rtl.fp_accumulator.pipe`` bound to the
+  caller's enable), i.e. one register stage: latency 1 instead of 0;
 * ``sig_bits``: how many bits from its leading to its lowest set bit any ``mag`` can span (what a
   floating-point accumulator must align; ``tests/test_fp_accumulator.py`` checks it against the
   golden products).
@@ -20,7 +24,9 @@ Golden twins: ``exact`` -> ``lmul.sim.fp_multiplier.fp_product``, ``lmul`` ->
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from collections.abc import Callable
+
+from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import data
 
 from lmul.arith import check_lmul_format, fp_product_bits, lmul_constant, lmul_product_bits
@@ -29,7 +35,15 @@ from lmul.rtl.float_layout import FloatLayout, classify
 from lmul.rtl.fp_multiplier import FPMultiplier
 from lmul.rtl.lmul_pe import sum_shape
 
-__all__ = ["ExactProduct", "LMulProduct", "PreOperand", "ProductLayout", "prebias"]
+__all__ = ["ExactProduct", "LMulProduct", "PreOperand", "ProductLayout", "Stage", "prebias"]
+
+#: A builder's register hook: ``stage(name, **values)`` returns the values one pipeline stage
+#: later (``lmul.rtl.fp_accumulator.pipe`` with the caller's module and enable bound).
+Stage = Callable[..., dict[str, Value]]
+
+
+def _through(name: str, **values: Value) -> dict[str, Value]:
+    return values
 
 
 class ProductLayout(data.StructLayout):
@@ -51,11 +65,14 @@ class ExactProduct:
     def prepare(self, m: Module, b: data.View, name: str) -> data.View:
         return b
 
-    def build(self, m: Module, a: data.View, b: data.View) -> data.View:
+    def build(self, m: Module, a: data.View, b: data.View, *, stage: Stage | None = None) -> data.View:
         m.submodules.mul = mul = FPMultiplier(self.fmt, mode="exact")
+        m.d.comb += [mul.a.eq(a), mul.b.eq(b)]
+        # cut: significand product and exponent sum | alignment shift
+        q = (stage or _through)("prod", sig=mul.p.sig, shift=mul.p.shift, sign=mul.p.sign, nan=mul.p.nan,
+                                inf=mul.p.inf)
         p = Signal(ProductLayout(self.bits))
-        m.d.comb += [mul.a.eq(a), mul.b.eq(b), p.mag.eq(mul.p.sig << mul.p.shift),
-                     p.nan.eq(mul.p.nan), p.inf.eq(mul.p.inf), p.sign.eq(mul.p.sign)]
+        m.d.comb += [p.mag.eq(q["sig"] << q["shift"]), p.nan.eq(q["nan"]), p.inf.eq(q["inf"]), p.sign.eq(q["sign"])]
         return p
 
 
@@ -90,7 +107,7 @@ class LMulProduct:
     def prepare(self, m: Module, b: data.View, name: str) -> data.View:
         return prebias(m, self.fmt, b, name)
 
-    def build(self, m: Module, a: data.View, pb: data.View) -> data.View:
+    def build(self, m: Module, a: data.View, pb: data.View, *, stage: Stage | None = None) -> data.View:
         fmt = self.fmt
         mb = fmt.man_bits
         p = Signal(ProductLayout(self.bits))
@@ -99,7 +116,12 @@ class LMulProduct:
         m.d.comb += s.eq(a.as_value()[:fmt.field_bits] + pb.field)     # F_a + (F_b + C)
         zero = pa.zero | pb.zero
         nan = pa.nan | pb.nan | (pa.inf & pb.zero) | (pb.inf & pa.zero)
-        m.d.comb += [p.nan.eq(nan), p.inf.eq((pa.inf | pb.inf) & ~nan), p.sign.eq(pa.sign ^ pb.sign)]
+        if stage is None:           # (kept in this order: the depth-0 netlist is the published one)
+            m.d.comb += [p.nan.eq(nan), p.inf.eq((pa.inf | pb.inf) & ~nan), p.sign.eq(pa.sign ^ pb.sign)]
+        else:                       # cut: the L-Mul adder and the special rule | alignment shift
+            q = stage("lmul", s=s, zero=zero, nan=nan, inf=(pa.inf | pb.inf) & ~nan, sign=pa.sign ^ pb.sign)
+            s, zero, nan = q["s"], q["zero"], q["nan"]
+            m.d.comb += [p.nan.eq(nan), p.inf.eq(q["inf"]), p.sign.eq(q["sign"])]
         shift = Signal(range(max(2, self.bits)))
         m.d.comb += shift.eq((s >> mb) + (fmt.bias + mb - 2))
         with m.If(~(zero | nan | p.inf)):

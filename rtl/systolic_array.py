@@ -9,11 +9,13 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from lmul.arith import Accumulator, ProductKind, check_dot_unit, product_kind
-from lmul.errors import check_int
+from lmul.errors import ParameterError, check_int
 from lmul.formats import FP32, FloatFormat, get_format
 from lmul.rtl.dot_cell import DotCell
 from lmul.rtl.float_layout import FloatLayout
+from lmul.rtl.fp_accumulator import check_pipeline
 from lmul.rtl.mac_cell import MacCell
+from lmul.rtl.mac_pe import split_pipeline
 
 __all__ = ["SystolicArray", "in_layout", "out_layout"]
 
@@ -123,7 +125,7 @@ class SystolicArray(wiring.Component):
     def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", rows: int = 4, cols: int = 4,
                  out_fmt: FloatFormat | str = FP32, k_max: int = 4096, fifo_depth: int = 4, *,
                  acc: str | Accumulator = "kulisch", n: int = 1, align: str = "exact", w: int | None = None,
-                 promote: int | None = None) -> None:
+                 promote: int | None = None, pipeline: int = 0) -> None:
         self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
         self.kind, self.acc = product_kind(kind), check_dot_unit(n, acc, align, w, promote)
         self.rows, self.cols = check_int("rows", rows, 1), check_int("cols", cols, 1)
@@ -138,12 +140,23 @@ class SystolicArray(wiring.Component):
                 [DotCell(self.fmt, self.kind, n, k_max, self.acc, align, w, promote, prebiased=True)
                  for _ in range(cols)] for _ in range(rows)]
             self.finishers = [self.cells[0][c].finisher(self.out_fmt) for c in range(cols)]
+            if check_pipeline("SystolicArray", pipeline):
+                raise ParameterError("SystolicArray pipeline must be 0 with dot-unit PEs (n > 1, block alignment "
+                                     "or promotion)")
+            self.cell_pipeline = self.fin_pipeline = 0
         else:
-            self.cells = [[MacCell(self.fmt, self.kind, k_max, self.acc, prebiased=True) for _ in range(cols)]
-                          for _ in range(rows)]
-            self.finishers = [self.cells[0][c].accumulator.finisher(self.out_fmt) for c in range(cols)]
+            cell_max = MacCell.pipeline_room(self.acc)
+            room = getattr(self.acc.rtl(), "finisher_max_pipeline", None)
+            fin_max = room(self.acc, self.out_fmt) if room else 0
+            check_pipeline("SystolicArray", pipeline, cell_max + fin_max)
+            self.cell_pipeline, self.fin_pipeline = split_pipeline(pipeline, cell_max, fin_max)
+            self.cells = [[MacCell(self.fmt, self.kind, k_max, self.acc, prebiased=True, pipeline=self.cell_pipeline)
+                           for _ in range(cols)] for _ in range(rows)]
+            fin_kw = {"pipeline": self.fin_pipeline} if self.fin_pipeline else {}
+            self.finishers = [self.cells[0][c].accumulator.finisher(self.out_fmt, **fin_kw) for c in range(cols)]
+        self.pipeline = pipeline
         self.state_layout = self.cells[0][0].result.shape()
-        self.latency = rows + cols + self.cells[0][0].latency + 2
+        self.latency = rows + cols + self.cells[0][0].latency + self.fin_pipeline + 2
         super().__init__({"i": In(stream.Signature(in_layout(self.fmt, rows, cols, n))),
                           "o": Out(stream.Signature(out_layout(self.out_fmt, rows, cols)))})
 
@@ -252,11 +265,14 @@ class SystolicArray(wiring.Component):
             rnd = self.finishers[c]
             m.submodules[f"round_{c}"] = rnd
             m.d.comb += rnd.i.eq(stages[0])
+            if self.fin_pipeline:                       # the rounder's stages advance with the array
+                m.d.comb += rnd.en.eq(adv)
             res = Signal(FloatLayout(self.out_fmt), name=f"res_{c}")
             res_v = Signal(name=f"res_{c}_valid")
             res_row = Signal.like(row, name=f"res_{c}_row")
             with m.If(adv):
-                m.d.sync += [res.eq(rnd.o), res_v.eq(valid[0]), res_row.eq(row)]
+                m.d.sync += [res.eq(rnd.o), res_v.eq(delay(valid[0], self.fin_pipeline, f"rndv{c}")),
+                             res_row.eq(delay(row, self.fin_pipeline, f"rndrow{c}"))]
             out_c.append(delay(res, C - 1 - c, f"res{c}"))
             if c == 0:
                 out_v = delay(res_v, C - 1, "resv")

@@ -333,8 +333,9 @@ def unit_beats(fmt: FloatFormat, n: int, vecs: list, rng: np.random.Generator, *
 
 
 def check_unit(fmt: FloatFormat, kind: str, n: int, acc: str, out: FloatFormat, align: str, w: int | None,
-               promote: int | None, vecs: list, k_max: int, *, stall: float = 0.3, split: bool = False) -> None:
-    dut = DotUnit(fmt, kind, n, out, k_max=k_max, acc=acc, align=align, w=w, promote=promote)
+               promote: int | None, vecs: list, k_max: int, *, stall: float = 0.3, split: bool = False,
+               pipeline: int = 0) -> None:
+    dut = DotUnit(fmt, kind, n, out, k_max=k_max, acc=acc, align=align, w=w, promote=promote, pipeline=pipeline)
     rng = np.random.default_rng(zlib.crc32(f"{fmt} {kind} {n} {acc} {align} {w} {promote}".encode()))
     beats, golden = unit_beats(fmt, n, vecs, rng, split=split)
     gold = [int(dot_unit(fmt, x, y, out, kind, n, acc, align, w, promote)) for x, y in golden]

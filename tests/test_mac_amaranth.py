@@ -105,14 +105,20 @@ def test_systolic_array_tiles(fmt: FloatFormat, kind: str, out: FloatFormat, row
     """Tiles of K = 1..12 (K < rows included) back to back, bit-exact; without stalls (output
     always ready, so the output FIFO never backs up) every tile's row 0 comes ``latency`` cycles
     after its ``last`` beat."""
+    check_array_tiles(SystolicArray(fmt, kind, rows, cols, out, k_max=32), stall)
+
+
+def check_array_tiles(dut: SystolicArray, stall: float) -> None:
+    """``test_systolic_array_tiles``'s stream through ``dut`` (any accumulator and pipeline depth),
+    against the golden ``matmul`` with the same accumulator."""
+    fmt, kind, out, rows, cols = dut.fmt, dut.kind.name, dut.out_fmt, dut.rows, dut.cols
     rng = np.random.default_rng(3)
-    dut = SystolicArray(fmt, kind, rows, cols, out, k_max=32)
     pool = special_values(fmt)
     tiles = []
     for i, k in enumerate([5, 1, 2, 7, 3, 12, 1, 1]):
         src = (lambda s: rng.choice(pool, s)) if i == 4 else (lambda s: rng.integers(0, 1 << fmt.width, s))
         tiles.append((src((rows, k)), src((k, cols))))
-    expected = [(list(map(int, g[r])), r) for a, b in tiles for g in [matmul(fmt, a, b, out, kind)]
+    expected = [(list(map(int, g[r])), r) for a, b in tiles for g in [matmul(fmt, a, b, out, kind, dut.acc.name)]
                 for r in range(rows)]
     beats = tile_beats(fmt, tiles)
     got: list[tuple[list[int], int]] = []
