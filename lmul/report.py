@@ -37,6 +37,7 @@ from lmul.sweep import (
     dot_units,
     headline_sweep,
     mac_by_acc,
+    pipelined_macs,
     quick_sweep,
     summarize,
 )
@@ -172,6 +173,27 @@ def dot_table(sweep: Sweep, dots: dict) -> list[str]:
     return L
 
 
+def pipeline_table(sweep: Sweep, piped: dict) -> list[str]:
+    """The "pipelined MAC PEs" section (Markdown lines) from ``pipelined_macs``'s data: each product
+    kind's MAC PE at depth 0 and at the sweep's depth; no lines when the sweep has none."""
+    if not piped:
+        return []
+    cols = [c for c in ACC_TABLE_COLUMNS if c[1] != "depth"
+            and any(r[k][d].get(c[1]) is not None for r in piped.values() for k in sweep.kinds for d in r[k])]
+    L = ["## Pipelined MAC PEs", "",
+         f"`MacPE(pipeline=d)`: d extra register stages (rounder, accumulator input, product), latency 3 + d, "
+         f"one MAC per cycle at every depth, bit-exact at every depth; {sweep.parameters()}. Fmax: nextpnr seed 1, "
+         "design inside the I/O harness (`lmul synth --design mac_pe --pipeline d`).", "",
+         "| format | product | pipeline | latency | " + " | ".join(h for h, _, _ in cols) + " |",
+         "|---|---|---|---|" + "---|" * len(cols)]
+    for f, r in piped.items():
+        for k in sweep.kinds:
+            for d, fig in r[k].items():
+                L.append(f"| {f} | {_kind_label(k)} | {d} | {3 + d} | "
+                         + " | ".join(_num(fig[key], nf) for _, key, nf in cols) + " |")
+    return L
+
+
 def markdown(sweep: Sweep, res: dict, head: dict, versions: dict, smoke_res: dict, numerics_md: str | None,
              by_acc: dict | None = None, dots: dict | None = None) -> str:
     L = ["# L-Mul vs exact FP multiplication: gates, transistors, LUTs, Fmax", "",
@@ -205,6 +227,8 @@ def markdown(sweep: Sweep, res: dict, head: dict, versions: dict, smoke_res: dic
     L += [*acc_table(sweep, by_acc if by_acc is not None else mac_by_acc(sweep, res)), ""]
     dot_lines = dot_table(sweep, dots if dots is not None else dot_units(sweep, res))
     L += [*dot_lines, ""] if dot_lines else []
+    pipe_lines = pipeline_table(sweep, pipelined_macs(sweep, res))
+    L += [*pipe_lines, ""] if pipe_lines else []
     L += ["## Technology-independent gates (Yosys `synth -flatten`, ABC `-g cmos3`)", "",
           "| design | gates | DFFs | transistors (`stat -tech cmos`) | logic depth |", "|---|---|---|---|---|"]
     names = _names(res)
@@ -409,7 +433,7 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
     (out / "report.md").write_text(md)
     points = {p.name: p.to_dict() for p, _ in jobs}
     data = {"tool_versions": versions, "sweep": sweep.to_dict(), "smoke": smoke_res, "headline": head,
-            "saving_by_acc": by_acc, "dot_units": dots,
+            "saving_by_acc": by_acc, "dot_units": dots, "pipelined_macs": pipelined_macs(sweep, res),
             "paper": {"energy_pj": PAPER_ENERGY_PJ, "claims": PAPER_CLAIMS},
             "results": [{**points[n], "target": t, **r} for (n, t), r in sorted(res.items())],
             "numerics": numerics_json, "paper_claims": paper_data, "plots": files + paper_data["plots"],

@@ -33,7 +33,8 @@ from lmul.scripts.synth import TARGETS, DesignPoint
 
 __all__ = ["BASELINE", "CANDIDATE", "DOT_VARIANTS", "FULL_DOT_VARIANTS", "MAC_FIGURES", "PAPER_CLAIMS",
            "PAPER_ENERGY_PJ", "UNIT_DESIGNS", "DotVariant", "Sweep", "acc_label", "default_sweep", "dot_units",
-           "headline_sweep", "mac_by_acc", "quick_sweep", "saving", "summarize", "transistors", "unit_points"]
+           "headline_sweep", "mac_by_acc", "pipelined_macs", "quick_sweep", "saving", "summarize", "transistors",
+           "unit_points"]
 
 # The paper's per-operation energy table (Horowitz, ISSCC 2014, 45 nm), as quoted by
 # Luo & Sun (arXiv 2410.00907) to derive their -95 % (element-wise) and -80 % (dot product).
@@ -121,6 +122,9 @@ class Sweep:
     dot_variants: list[DotVariant] = field(default_factory=lambda: list(DOT_VARIANTS))
     dot_targets: tuple[str, ...] = ("generic",)
     label: str = "custom"       # headline / full / quick: which of the sweeps below (stated in the report)
+    # MAC PEs of these formats also built with this many pipeline stages (MacPE(pipeline=...)): the
+    # headline accumulator, every product kind, every target
+    mac_pipeline: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.kinds = [product_kind(k).name for k in self.kinds]
@@ -145,8 +149,8 @@ class Sweep:
         p = DesignParams(kind=kind, acc=acc, k_max=self.k_max, out_fmt=self.out_fmt)
         return p if size is None else replace(p, rows=size, cols=size)
 
-    def mac_point(self, fmt: str, kind: str, acc: str) -> DesignPoint:
-        return DesignPoint("mac_pe", fmt, self.mac_params(kind, acc))
+    def mac_point(self, fmt: str, kind: str, acc: str, pipeline: int = 0) -> DesignPoint:
+        return DesignPoint("mac_pe", fmt, replace(self.mac_params(kind, acc), pipeline=pipeline))
 
     def array_point(self, fmt: str, kind: str, acc: str, size: int) -> DesignPoint:
         return DesignPoint("systolic_array", fmt, self.mac_params(kind, acc, size))
@@ -163,6 +167,8 @@ class Sweep:
         for name in self.formats:
             unit = list(unit_points(name).values())
             unit += [self.mac_point(name, k, a) for a in self.mac_accs_of(name) for k in self.kinds]
+            if self.mac_pipeline.get(name):
+                unit += [self.mac_point(name, k, self.acc, self.mac_pipeline[name]) for k in self.kinds]
             for p in unit:
                 jobs += [(p, t) for t in synth_targets + pnr_targets]
             for n in self.array_sizes.get(name, []):
@@ -206,7 +212,7 @@ class Sweep:
                 "targets": list(self.targets), "pnr_max_pes": self.pnr_max_pes, "kinds": self.kinds,
                 "accs": self.accs, "out_fmt": self.out_fmt, "mac_accs": self.mac_accs,
                 "dot_formats": self.dot_formats, "dot_variants": [asdict(v) for v in self.dot_variants],
-                "dot_targets": list(self.dot_targets), "label": self.label}
+                "dot_targets": list(self.dot_targets), "label": self.label, "mac_pipeline": self.mac_pipeline}
 
     @classmethod
     def from_dict(cls, d: dict) -> Sweep:
@@ -216,7 +222,7 @@ class Sweep:
         for key, conv in (("targets", tuple), ("pnr_max_pes", dict), ("kinds", list), ("accs", list),
                           ("out_fmt", str), ("mac_accs", lambda v: {f: list(a) for f, a in v.items()}),
                           ("dot_formats", list), ("dot_variants", list), ("dot_targets", tuple),
-                          ("label", str)):
+                          ("label", str), ("mac_pipeline", dict)):
             if key in d:
                 sw = replace(sw, **{key: conv(d[key])})
         return sw
@@ -232,7 +238,8 @@ def default_sweep() -> Sweep:
     return Sweep(formats=["e4m3", "e5m2", "bf16"], array_sizes={"e4m3": [2, 4, 8], "e5m2": [2, 4, 8], "bf16": [2]},
                  mac_accs={f: list(v) for f, v in DEFAULT_MAC_ACCS.items()}, dot_formats=["e4m3", "e5m2"],
                  dot_variants=list(FULL_DOT_VARIANTS),
-                 dot_targets=("generic", "ice40", "ecp5", "ice40_pnr", "ecp5_pnr"), label="full")
+                 dot_targets=("generic", "ice40", "ecp5", "ice40_pnr", "ecp5_pnr"), label="full",
+                 mac_pipeline={"e4m3": 7, "e5m2": 7})
 
 
 def headline_sweep() -> Sweep:
@@ -243,7 +250,7 @@ def headline_sweep() -> Sweep:
     k_max = 256 as in the whole sweep, so its figures are the same jobs (and cache entries)."""
     return Sweep(formats=["e4m3", "e5m2"], array_sizes={"e4m3": [4]}, targets=("generic", "ice40", "ice40_pnr"),
                  mac_accs={"e4m3": ["fp32", "fp16", "bf16"], "e5m2": ["fp32"]}, dot_formats=["e4m3"],
-                 dot_targets=("generic", "ice40"), label="headline")
+                 dot_targets=("generic", "ice40"), label="headline", mac_pipeline={"e4m3": 7})
 
 
 def quick_sweep() -> Sweep:
@@ -330,6 +337,21 @@ def dot_units(sweep: Sweep, res: dict) -> dict[str, dict[str, dict]]:
                              if mac else None)
             rows[v.key] = row
         out[name] = rows
+    return out
+
+
+def pipelined_macs(sweep: Sweep, res: dict) -> dict[str, dict[str, dict]]:
+    """Per format of ``mac_pipeline``: ``{kind: {depth: {MAC_FIGURES key: value}}}`` for depth 0 and
+    the format's pipeline depth (the headline accumulator), plus ``depth``. Missing figures are None."""
+    out: dict[str, dict[str, dict]] = {}
+    for name, depth in sweep.mac_pipeline.items():
+        if not depth or name not in sweep.formats:
+            continue
+        row: dict[str, dict] = {"depth": depth}       # type: ignore[dict-item]
+        for k in sweep.kinds:
+            row[k] = {d: {key: _figure(res, sweep.mac_point(name, k, sweep.acc, d), target, field_)
+                          for key, target, field_ in MAC_FIGURES} for d in (0, depth)}
+        out[name] = row
     return out
 
 

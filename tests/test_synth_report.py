@@ -272,3 +272,25 @@ def test_fused_dot_unit_table() -> None:
     assert full["e5m2"]["n4_kulisch_exact"]["mac_pe"] is not None
     assert full["e4m3"]["n16_fp32_exact"]["lmul"]["ecp5_lut4"] is None          # FPGA: the headline's only
     assert full["e4m3"]["n4_fp32_exact"]["lmul"]["ecp5_fmax_mhz"] is not None
+
+
+def test_pipelined_mac_table() -> None:
+    """The headline sweep builds the E4M3 Kulisch MAC PEs also at pipeline depth 7 on every target, and
+    the report shows them beside depth 0 (latency 3 + depth, Fmax per family)."""
+    from lmul.report import pipeline_table
+    from lmul.sweep import pipelined_macs
+    d = headline_sweep()
+    deep = {(p.params.kind, p.params.acc, t) for p, t in d.points() if p.design == "mac_pe" and p.params.pipeline}
+    assert deep == {(k, "kulisch", t) for k in ("exact", "lmul") for t in d.targets}
+    res = fake_results(d)
+    res[("mac_pe_lmul_e4m3_kulisch_k256_fp32_pipe7", "ice40_pnr")]["fmax_mhz"] = 42.3
+    piped = pipelined_macs(d, res)
+    assert list(piped) == ["e4m3"] and piped["e4m3"]["depth"] == 7
+    assert piped["e4m3"]["lmul"][7]["ice40_fmax_mhz"] == 42.3
+    assert piped["e4m3"]["lmul"][0]["transistors"] == 9000 and piped["e4m3"]["lmul"][7]["ecp5_lut4"] is None
+    lines = pipeline_table(d, piped)
+    assert lines[0] == "## Pipelined MAC PEs"
+    row = next(ln for ln in lines if ln.startswith("| e4m3 | L-Mul | 7 | 10 |"))
+    assert row.endswith(" | 42.3 |")
+    assert "## Pipelined MAC PEs" in markdown(d, res, summarize(d, res), {}, {}, None)
+    assert pipelined_macs(quick_sweep(), fake_results(quick_sweep())) == {}
