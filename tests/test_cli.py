@@ -392,7 +392,7 @@ def test_export_dot_unit(tmp_path: Path) -> None:
         v = tmp_path / f"dot_unit_{kind}_e2m1_kulisch_k256_fp32_n2_exact.v"
         assert v.is_file() and f"module dot_unit_{kind}_e2m1_kulisch_k256_fp32_n2_exact(" in v.read_text()
         pm = json.loads(v.with_suffix(".json").read_text())
-        assert pm["params"]["n"] == 2 and pm["uses"][-3:] == ["n", "align", "promote"]
+        assert pm["params"]["n"] == 2 and pm["uses"][-4:] == ["n", "align", "promote", "pipeline"]
     r = run("export", "--design", "dot_unit", "--format", "e2m1", "--kind", "lmul", "--acc", "fp16", "--n", "2",
             "--align", "block", "--w", "6", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr

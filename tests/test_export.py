@@ -105,7 +105,7 @@ def test_mac_pe_export_has_latency_3_and_its_stream_fields(tmp_path: Path) -> No
     assert [(f["name"], f["offset"], f["width"]) for f in ports["o__payload"]["fields"]] == [
         ("man", 0, 7), ("exp", 7, 8), ("sign", 15, 1)]                      # BF16 results
     assert ports["o__ready"]["direction"] == "in" and ports["o__valid"]["direction"] == "out"
-    assert pm["params"]["out_fmt"] == "bf16" and pm["uses"] == ["kind", "acc", "k_max", "out_fmt"]
+    assert pm["params"]["out_fmt"] == "bf16" and pm["uses"] == ["kind", "acc", "k_max", "out_fmt", "pipeline"]
 
 
 def test_multiplier_export_without_clock(tmp_path: Path) -> None:
