@@ -1,7 +1,9 @@
-"""cocotb testbench: ``DotUnit`` vs the golden ``dot_unit``, bit-exact on raw bit patterns.
+"""cocotb testbench: ``DotUnit`` vs the golden ``dot_unit`` (or, with ``"design": "mac_pe"``,
+``MacPE`` vs the golden ``dot``: one pair per beat, ``{a, b, last}``), bit-exact on raw bit patterns.
 
-Configuration (env ``LMUL_TB_CONFIG``, JSON): fmt, kind, n, acc, out, align, w, promote, seed,
-stall, and ``vectors``: an ``.npz`` file of dot products (``x0``, ``y0``, ``x1``, ...: operand
+Configuration (env ``LMUL_TB_CONFIG``, JSON): design (``dot_unit``, default, or ``mac_pe``), fmt,
+kind, n, acc, out, align, w, promote, seed, stall, and ``vectors``:
+an ``.npz`` file of dot products (``x0``, ``y0``, ``x1``, ...: operand
 bit patterns, one pair per dot product; written by ``tests/test_dot_cocotb.py`` from the
 corner streams of ``test_dot_unit.unit_vectors``: random, NaN/Inf, overflow to Inf,
 catastrophic cancellation, sums into the subnormal range, a long K, K = 1 back to back, zeros).
@@ -28,7 +30,9 @@ from cocotb.triggers import FallingEdge, RisingEdge
 from lmul.formats import get_format
 from lmul.rtl.dot_unit import in_layout
 from lmul.rtl.float_layout import FloatLayout
+from lmul.rtl.mac_pe import in_layout as mac_in_layout
 from lmul.sim.dot_unit import dot_unit
+from lmul.sim.mac_pe import dot
 
 from .streams import StreamSink, StreamSource
 
@@ -40,13 +44,15 @@ class Env:
         cfg = json.loads(os.environ["LMUL_TB_CONFIG"])
         self.dut, self.cfg = dut, cfg
         self.fmt, self.out = get_format(cfg["fmt"]), get_format(cfg["out"])
-        self.n, self.stall, self.seed = cfg["n"], cfg.get("stall", 0.3), cfg.get("seed", 0)
+        self.mac = cfg.get("design", "dot_unit") == "mac_pe"
+        self.n, self.stall, self.seed = 1 if self.mac else cfg["n"], cfg.get("stall", 0.3), cfg.get("seed", 0)
         self.opts = dict(kind=cfg["kind"], n=self.n, acc=cfg["acc"], align=cfg.get("align", "exact"),
                          w=cfg.get("w"), promote=cfg.get("promote"))
         with np.load(cfg["vectors"]) as f:
             self.vecs = [(f[f"x{i}"], f[f"y{i}"]) for i in range(len(f.files) // 2)]
         self.rng = np.random.default_rng(self.seed)
-        self.lay, self.fl = in_layout(self.fmt, self.n), FloatLayout(self.fmt)
+        self.lay = mac_in_layout(self.fmt) if self.mac else in_layout(self.fmt, self.n)
+        self.fl = FloatLayout(self.fmt)
         self.src = self.sink = None
 
     async def start(self) -> None:
@@ -68,6 +74,12 @@ class Env:
     def beats(self, split: bool) -> tuple[list, list[int]]:
         """Beats of every vector and the golden result of each (short middle beats if ``split``)."""
         n, fmt = self.n, self.fmt
+        if self.mac:                                # one operand pair per beat, no lanes
+            beats = [self.lay.const({"a": self.fl.from_bits(int(a)), "b": self.fl.from_bits(int(b)),
+                                     "last": int(j == len(x) - 1)})
+                     for x, y in self.vecs for j, (a, b) in enumerate(zip(x, y, strict=True))]
+            gold = [int(dot(fmt, x, y, self.out, self.opts["kind"], self.opts["acc"])) for x, y in self.vecs]
+            return beats, gold
         junk = np.concatenate([np.arange(1 << min(fmt.width, 8)), np.full(8, fmt.max_finite_field)])
         beats, gold = [], []
         for x, y in self.vecs:
