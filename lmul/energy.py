@@ -432,8 +432,9 @@ def headline_points(fmt: str = "e4m3", *, arrays: bool = True) -> list[tuple[str
     for kind in ("lmul", "exact"):
         for acc in ("kulisch", "fp32"):
             pts.append((f"MAC PE {kind}, {acc}", "mac_pe", fmt, replace(d, kind=kind, acc=acc)))
-    for kind in ("lmul", "exact"):
-        pts.append((f"dot unit n=4 {kind}, fp32", "dot_unit", fmt, replace(d, kind=kind, acc="fp32", n=4)))
+    for acc in ("fp32", "kulisch"):             # both accumulator kinds, as the MAC PEs
+        for kind in ("lmul", "exact"):
+            pts.append((f"dot unit n=4 {kind}, {acc}", "dot_unit", fmt, replace(d, kind=kind, acc=acc, n=4)))
     if arrays:
         for kind in ("lmul", "exact"):
             pts.append((f"4x4 array {kind}, kulisch (per MAC)", "systolic_array", fmt, replace(d, kind=kind)))
