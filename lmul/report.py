@@ -37,6 +37,7 @@ from lmul.sweep import (
     dot_units,
     headline_sweep,
     mac_by_acc,
+    pareto,
     pipelined_macs,
     quick_sweep,
     summarize,
@@ -377,6 +378,75 @@ def asic_for(sweep: Sweep, progress: Callable[[str], None]) -> tuple[list[str], 
     return asic_section(points, vectors=vectors, progress=progress)
 
 
+def pareto_energy(sweep: Sweep, progress: Callable[[str], None]) -> dict[str, dict]:
+    """ASIC energy (``lmul.energy.asic_rows``, 10,000 vectors: the depth-0 points are the ASIC
+    section's cache entries) of every Pareto point, by design name; {} without the Debian tools."""
+    from lmul.energy import asic_rows
+    from lmul.scripts import asic
+    pts = sweep.pareto_points()
+    if not pts or asic.missing_tools():
+        return {}
+    progress(f"pareto: {len(pts)} gate-level energy runs (cached results are reused)")
+    rows = asic_rows([(pt.point.name, pt.point.design, pt.point.fmt, pt.point.params) for pt in pts],
+                     vectors=10_000, progress=progress)
+    return {r["label"]: r for r in rows if "error" not in r}
+
+
+def pareto_table(rows: list[dict]) -> list[str]:
+    """The "Pareto view" section (Markdown lines) from ``lmul.sweep.pareto``'s rows."""
+    if not rows:
+        return []
+    L = ["## Pareto view: area, Fmax and energy across pipeline depths", "",
+         "Multipliers at latency 0–2 (`--latency`) and MAC PEs at several `pipeline` depths: transistors "
+         "(generic), iCE40 UP5K LUT4 and Fmax (nextpnr seed 1), OSU 0.18 µm area and energy per operation "
+         "(`lmul energy`, 10,000 N(0,1) operands, zero delay / with delays; pipelined designs pay for their "
+         "flip-flops' clock energy). ★: Pareto-optimal within its format and family (no other point has fewer "
+         "transistors, a higher Fmax and no more zero-delay energy). See `pareto.png`.", "",
+         "| format | design | product | depth | transistors | iCE40 LUT4 | iCE40 Fmax (MHz) | µm² | pJ/op | |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        e = r["energy_pj"] or {}
+        pj = f"{e['zero_delay']:.2f} / {e['with_delays']:.2f}" if e else "n/a"
+        L.append(f"| {r['format']} | {r['family'].replace('_', ' ')} | {_kind_label(r['kind'])} | {r['depth']} | "
+                 f"{_num(r['transistors'])} | {_num(r['ice40_lut4'])} | {_num(r['ice40_fmax_mhz'], '{:.1f}')} | "
+                 f"{_num(r['area_um2'], '{:,.0f}')} | {pj} | {'★' if r['pareto'] else ''} |")
+    return L
+
+
+def pareto_plot(out: Path, rows: list[dict]) -> list[str]:
+    """``pareto.png``: iCE40 Fmax against transistors per family, one line per format and kind through
+    its depths (labelled), marker area ∝ zero-delay energy per operation where measured."""
+    pts = [r for r in rows if r["transistors"] is not None and r["ice40_fmax_mhz"] is not None]
+    if not pts:
+        return []
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fams = list(dict.fromkeys(r["family"] for r in pts))
+    fig, axes = plt.subplots(1, len(fams), figsize=(6.2 * len(fams), 4.6), squeeze=False)
+    for ax, fam in zip(axes[0], fams, strict=True):
+        for i, key in enumerate(dict.fromkeys((r["format"], r["kind"]) for r in pts if r["family"] == fam)):
+            line = sorted((r for r in pts if (r["format"], r["kind"]) == key and r["family"] == fam),
+                          key=lambda r: r["depth"])
+            x, y = [r["transistors"] for r in line], [r["ice40_fmax_mhz"] for r in line]
+            pj = [((r["energy_pj"] or {}).get("zero_delay") or 0) for r in line]
+            ax.plot(x, y, "-", color=f"C{i}", label=f"{key[0]} {_kind_label(key[1])}")
+            ax.scatter(x, y, s=[20 + 4 * v for v in pj], color=f"C{i}", alpha=0.6)
+            for r, xi, yi in zip(line, x, y, strict=True):
+                ax.annotate(f"d={r['depth']}" + ("★" if r["pareto"] else ""), (xi, yi), fontsize=7,
+                            xytext=(3, 3), textcoords="offset points")
+        ax.set_xlim(0, 1.1 * max(r["transistors"] for r in pts if r["family"] == fam))
+        ax.set_ylim(0, 1.15 * max(r["ice40_fmax_mhz"] for r in pts if r["family"] == fam))
+        ax.set_xlabel("transistors (generic cmos3; linear from 0)")
+        ax.set_ylabel("iCE40 UP5K Fmax (MHz, nextpnr seed 1)")
+        ax.set_title(f"{fam.replace('_', ' ')}: pipeline depth d; marker area ∝ pJ/op (OSU 0.18 µm)", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "pareto.png", dpi=120)
+    plt.close(fig)
+    return ["pareto.png"]
+
+
 def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_samples: int = 1_000_000,
                progress: Callable[[str], None] | None = None, timeout: float = 3600, paper_quick: bool = False,
                scheduler: str | None = None) -> dict:
@@ -416,6 +486,7 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
     res = run_points(jobs, workers=workers, progress=progress, timeout=timeout, scheduler=scheduler)
     t = phase("synthesis", t)
     asic_lines, asic_rows = asic_for(sweep, progress)
+    pareto_rows = pareto(sweep, res, pareto_energy(sweep, progress))
     t = phase("asic", t)
     head = summarize(sweep, res)
     by_acc = mac_by_acc(sweep, res)
@@ -426,8 +497,11 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
     paper_data = paper.run(samples=numerics_samples or 100_000, quick=paper_quick, sweep=sweep, results=res,
                            workers=workers, progress=progress, acc_study=acc_study,
                            scheduler=scheduler, asic=(asic_lines, asic_rows))
+    pareto_png = pareto_plot(out, pareto_rows)
+    files += pareto_png
+    pareto_lines = [*pareto_table(pareto_rows), *(["", "![pareto](pareto.png)"] if pareto_png else [])]
     md = (markdown(sweep, res, head, versions, smoke_res, numerics_md, by_acc, dots) + "\n"
-          + "\n".join(asic_lines) + "\n" + paper.write(out, paper_data))
+          + "\n".join([*asic_lines, *pareto_lines, ""]) + "\n" + paper.write(out, paper_data))
     phase("paper", t)
     phases["total"] = round(time.time() - t0, 1)
     (out / "report.md").write_text(md)
@@ -437,7 +511,7 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
             "paper": {"energy_pj": PAPER_ENERGY_PJ, "claims": PAPER_CLAIMS},
             "results": [{**points[n], "target": t, **r} for (n, t), r in sorted(res.items())],
             "numerics": numerics_json, "paper_claims": paper_data, "plots": files + paper_data["plots"],
-            "asic": asic_rows, "seconds": phases}
+            "asic": asic_rows, "pareto": pareto_rows, "seconds": phases}
     (out / "report.json").write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
     progress(f"report written to {out} ({time.time() - t0:.0f} s: "
              + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items() if k != "total") + ")")

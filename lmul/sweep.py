@@ -31,10 +31,31 @@ from lmul.designs import DesignParams, identifier
 from lmul.formats import get_format
 from lmul.scripts.synth import TARGETS, DesignPoint
 
-__all__ = ["BASELINE", "CANDIDATE", "DOT_VARIANTS", "FULL_DOT_VARIANTS", "MAC_FIGURES", "PAPER_CLAIMS",
-           "PAPER_ENERGY_PJ", "UNIT_DESIGNS", "DotVariant", "Sweep", "acc_label", "default_sweep", "dot_units",
-           "headline_sweep", "mac_by_acc", "pipelined_macs", "quick_sweep", "saving", "summarize", "transistors",
-           "unit_points"]
+__all__ = [
+    "BASELINE",
+    "CANDIDATE",
+    "DOT_VARIANTS",
+    "FULL_DOT_VARIANTS",
+    "MAC_FIGURES",
+    "PAPER_CLAIMS",
+    "PAPER_ENERGY_PJ",
+    "UNIT_DESIGNS",
+    "DotVariant",
+    "ParetoPoint",
+    "Sweep",
+    "acc_label",
+    "default_sweep",
+    "dot_units",
+    "headline_sweep",
+    "mac_by_acc",
+    "pareto",
+    "pipelined_macs",
+    "quick_sweep",
+    "saving",
+    "summarize",
+    "transistors",
+    "unit_points",
+]
 
 # The paper's per-operation energy table (Horowitz, ISSCC 2014, 45 nm), as quoted by
 # Luo & Sun (arXiv 2410.00907) to derive their -95 % (element-wise) and -80 % (dot product).
@@ -95,6 +116,17 @@ FULL_DOT_VARIANTS = (*DOT_VARIANTS, DotVariant(1, "fp32"), DotVariant(2, "fp32")
                      DotVariant(4, "fp32", "block", 14, promote=128))
 
 
+@dataclass(frozen=True)
+class ParetoPoint:
+    """One point of the Pareto view: ``family`` (``multiplier`` or ``mac_pe``), product ``kind``,
+    pipeline ``depth`` (a multiplier's ``latency``, a MAC PE's ``pipeline``) and its ``DesignPoint``."""
+
+    family: str
+    kind: str
+    depth: int
+    point: DesignPoint
+
+
 @dataclass
 class Sweep:
     """What ``lmul report`` synthesises. MAC PEs and arrays are built for every product kind in
@@ -125,6 +157,9 @@ class Sweep:
     # MAC PEs of these formats also built with this many pipeline stages (MacPE(pipeline=...)): the
     # headline accumulator, every product kind, every target
     mac_pipeline: dict[str, int] = field(default_factory=dict)
+    # the Pareto view across pipeline depths (``pareto_points``): formats, and the MAC PE depths
+    pareto_formats: list[str] = field(default_factory=list)
+    pareto_mac_depths: tuple[int, ...] = (0, 3, 7)
 
     def __post_init__(self) -> None:
         self.kinds = [product_kind(k).name for k in self.kinds]
@@ -155,6 +190,19 @@ class Sweep:
     def array_point(self, fmt: str, kind: str, acc: str, size: int) -> DesignPoint:
         return DesignPoint("systolic_array", fmt, self.mac_params(kind, acc, size))
 
+    def pareto_points(self) -> list[ParetoPoint]:
+        """The Pareto view's points: per format of ``pareto_formats``, the L-Mul PE and the RNE
+        multiplier at latency 0, 1, 2, and every kind's MAC PE (headline accumulator) at each depth of
+        ``pareto_mac_depths``; measured on the generic, iCE40 and iCE40 place-and-route targets."""
+        pts = []
+        for f in self.pareto_formats:
+            for lat in (0, 1, 2):
+                pts += [ParetoPoint("multiplier", kind, lat, DesignPoint(d, f, DesignParams(latency=lat)))
+                        for kind, d in ((CANDIDATE, "lmul_pe"), (BASELINE, "fp_multiplier"))]
+            pts += [ParetoPoint("mac_pe", k, d, self.mac_point(f, k, self.acc, d))
+                    for d in self.pareto_mac_depths for k in self.kinds]
+        return pts
+
     def dot_point(self, fmt: str, kind: str, variant: DotVariant) -> DesignPoint:
         """The fused dot unit of ``fmt`` with product ``kind`` in the configuration ``variant``."""
         return DesignPoint("dot_unit", fmt, replace(self.mac_params(kind, variant.acc), n=variant.n,
@@ -177,6 +225,9 @@ class Sweep:
                         p = self.array_point(name, k, a, n)
                         jobs += [(p, t) for t in synth_targets]
                         jobs += [(p, t) for t in pnr_targets if n * n <= self.pnr_max_pes.get(t, 0)]
+        seen = {(p.name, t) for p, t in jobs}
+        jobs += [(pt.point, t) for pt in self.pareto_points() for t in self.targets
+                 if t in ("generic", "ice40", "ice40_pnr") and (pt.point.name, t) not in seen]
         for t in (t for t in self.targets if t in self.dot_targets):
             # generic: every variant; FPGA synthesis: the headline's (DOT_VARIANTS); place and route: the first
             variants = (self.dot_variants if t == "generic" else self.dot_variants[:1] if t.endswith("_pnr")
@@ -212,7 +263,8 @@ class Sweep:
                 "targets": list(self.targets), "pnr_max_pes": self.pnr_max_pes, "kinds": self.kinds,
                 "accs": self.accs, "out_fmt": self.out_fmt, "mac_accs": self.mac_accs,
                 "dot_formats": self.dot_formats, "dot_variants": [asdict(v) for v in self.dot_variants],
-                "dot_targets": list(self.dot_targets), "label": self.label, "mac_pipeline": self.mac_pipeline}
+                "dot_targets": list(self.dot_targets), "label": self.label, "mac_pipeline": self.mac_pipeline,
+                "pareto_formats": self.pareto_formats, "pareto_mac_depths": list(self.pareto_mac_depths)}
 
     @classmethod
     def from_dict(cls, d: dict) -> Sweep:
@@ -222,7 +274,8 @@ class Sweep:
         for key, conv in (("targets", tuple), ("pnr_max_pes", dict), ("kinds", list), ("accs", list),
                           ("out_fmt", str), ("mac_accs", lambda v: {f: list(a) for f, a in v.items()}),
                           ("dot_formats", list), ("dot_variants", list), ("dot_targets", tuple),
-                          ("label", str), ("mac_pipeline", dict)):
+                          ("label", str), ("mac_pipeline", dict), ("pareto_formats", list),
+                          ("pareto_mac_depths", tuple)):
             if key in d:
                 sw = replace(sw, **{key: conv(d[key])})
         return sw
@@ -239,7 +292,8 @@ def default_sweep() -> Sweep:
                  mac_accs={f: list(v) for f, v in DEFAULT_MAC_ACCS.items()}, dot_formats=["e4m3", "e5m2"],
                  dot_variants=list(FULL_DOT_VARIANTS),
                  dot_targets=("generic", "ice40", "ecp5", "ice40_pnr", "ecp5_pnr"), label="full",
-                 mac_pipeline={"e4m3": 7, "e5m2": 7})
+                 mac_pipeline={"e4m3": 7, "e5m2": 7}, pareto_formats=["e4m3", "e5m2"],
+                 pareto_mac_depths=(0, 1, 2, 3, 5, 7))
 
 
 def headline_sweep() -> Sweep:
@@ -250,7 +304,7 @@ def headline_sweep() -> Sweep:
     k_max = 256 as in the whole sweep, so its figures are the same jobs (and cache entries)."""
     return Sweep(formats=["e4m3", "e5m2"], array_sizes={"e4m3": [4]}, targets=("generic", "ice40", "ice40_pnr"),
                  mac_accs={"e4m3": ["fp32", "fp16", "bf16"], "e5m2": ["fp32"]}, dot_formats=["e4m3"],
-                 dot_targets=("generic", "ice40"), label="headline", mac_pipeline={"e4m3": 7})
+                 dot_targets=("generic", "ice40"), label="headline", mac_pipeline={"e4m3": 7}, pareto_formats=["e4m3"])
 
 
 def quick_sweep() -> Sweep:
@@ -353,6 +407,39 @@ def pipelined_macs(sweep: Sweep, res: dict) -> dict[str, dict[str, dict]]:
                           for key, target, field_ in MAC_FIGURES} for d in (0, depth)}
         out[name] = row
     return out
+
+
+def pareto(sweep: Sweep, res: dict, energy: dict[str, dict] | None = None) -> list[dict]:
+    """The Pareto view's rows (``Sweep.pareto_points``): family, kind, depth, design name, transistors,
+    iCE40 LUT4 and Fmax, and the ASIC ``energy`` rows by design name (``area_um2``, pJ/op both bounds;
+    None without them). ``pareto`` is True when no point of the same format and family is at least as
+    good in transistors, iCE40 Fmax and zero-delay energy (where both have it) and better in one."""
+    energy = energy or {}
+    rows = []
+    for pt in sweep.pareto_points():
+        e = energy.get(pt.point.name, {})
+        rows.append({"format": pt.point.fmt, "family": pt.family, "kind": pt.kind, "depth": pt.depth,
+                     "design": pt.point.name, "transistors": _figure(res, pt.point, "generic", "transistors"),
+                     "ice40_lut4": _figure(res, pt.point, "ice40", "lut4"),
+                     "ice40_fmax_mhz": _figure(res, pt.point, "ice40_pnr", "fmax_mhz"),
+                     "area_um2": e.get("area_um2"), "energy_pj": e.get("energy_pj")})
+
+    def costs(r: dict) -> tuple[float, ...] | None:
+        """What is minimised: transistors, −Fmax and, where measured, the zero-delay energy."""
+        if r["transistors"] is None or r["ice40_fmax_mhz"] is None:
+            return None
+        pj = (r["energy_pj"] or {}).get("zero_delay")
+        return (r["transistors"], -r["ice40_fmax_mhz"]) + ((pj,) if pj is not None else ())
+
+    def dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+        n = min(len(a), len(b))              # energy counts only where both points have it
+        return all(x <= y for x, y in zip(a[:n], b[:n], strict=True)) and a[:n] != b[:n]
+
+    for r in rows:
+        c = costs(r)
+        others = [costs(o) for o in rows if o is not r and (o["format"], o["family"]) == (r["format"], r["family"])]
+        r["pareto"] = c is not None and not any(o is not None and dominates(o, c) for o in others)
+    return rows
 
 
 def summarize(sweep: Sweep, res: dict) -> dict:

@@ -294,3 +294,38 @@ def test_pipelined_mac_table() -> None:
     assert row.endswith(" | 42.3 |")
     assert "## Pipelined MAC PEs" in markdown(d, res, summarize(d, res), {}, {}, None)
     assert pipelined_macs(quick_sweep(), fake_results(quick_sweep())) == {}
+
+
+def test_pareto_view(tmp_path: Path) -> None:
+    """The headline sweep measures the E4M3 multipliers at latency 0-2 and the Kulisch MAC PEs at
+    pipeline 0, 3, 7 on the generic, iCE40 and iCE40 place-and-route targets; a point is Pareto-optimal
+    unless another of its format and family is no worse in transistors, Fmax and energy and better in one."""
+    from lmul.report import pareto_plot, pareto_table
+    from lmul.sweep import pareto
+    d = headline_sweep()
+    pts = d.pareto_points()
+    assert {(pt.family, pt.kind, pt.depth) for pt in pts} == \
+        {("multiplier", k, lat) for k in ("lmul", "exact") for lat in (0, 1, 2)} | \
+        {("mac_pe", k, dp) for k in ("lmul", "exact") for dp in (0, 3, 7)}
+    jobs = {(p.name, t) for p, t in d.points()}
+    assert all((pt.point.name, t) in jobs for pt in pts for t in ("generic", "ice40", "ice40_pnr"))
+    res = fake_results(d)
+    mac = {dp: f"mac_pe_lmul_e4m3_kulisch_k256_fp32{'_pipe' + str(dp) if dp else ''}" for dp in (0, 3, 7)}
+    for dp, (tr, mhz) in {0: (12000, 12.0), 3: (15000, 11.0), 7: (21000, 42.0)}.items():
+        res[(mac[dp], "generic")]["transistors"] = tr
+        res[(mac[dp], "ice40_pnr")]["fmax_mhz"] = mhz
+    energy = {mac[0]: {"area_um2": 60000.0, "energy_pj": {"zero_delay": 50.0, "with_delays": 65.0}},
+              mac[7]: {"area_um2": 110000.0, "energy_pj": {"zero_delay": 117.0, "with_delays": 127.0}}}
+    rows = pareto(d, res, energy)
+    by = {(r["family"], r["kind"], r["depth"]): r for r in rows}
+    assert by[("mac_pe", "lmul", 0)]["pareto"] and by[("mac_pe", "lmul", 7)]["pareto"]
+    assert not by[("mac_pe", "lmul", 3)]["pareto"]               # more transistors and slower than depth 0
+    assert by[("mac_pe", "lmul", 7)]["energy_pj"]["zero_delay"] == 117.0
+    assert by[("mac_pe", "lmul", 3)]["area_um2"] is None
+    lines = pareto_table(rows)
+    assert lines[0].startswith("## Pareto view")
+    assert "| e4m3 | mac pe | L-Mul | 7 | 21,000 |" in "\n".join(lines)
+    row7 = next(ln for ln in lines if ln.startswith("| e4m3 | mac pe | L-Mul | 7 |"))
+    assert row7.endswith("| 42.0 | 110,000 | 117.00 / 127.00 | ★ |")
+    assert pareto_plot(tmp_path, rows) == ["pareto.png"] and (tmp_path / "pareto.png").stat().st_size > 10_000
+    assert pareto(quick_sweep(), fake_results(quick_sweep())) == [] and pareto_table([]) == []
