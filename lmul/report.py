@@ -425,7 +425,9 @@ def pareto_plot(out: Path, rows: list[dict]) -> list[str]:
     fams = list(dict.fromkeys(r["family"] for r in pts))
     fig, axes = plt.subplots(1, len(fams), figsize=(6.2 * len(fams), 4.6), squeeze=False)
     for ax, fam in zip(axes[0], fams, strict=True):
-        for i, key in enumerate(dict.fromkeys((r["format"], r["kind"]) for r in pts if r["family"] == fam)):
+        fmts = list(dict.fromkeys(r["format"] for r in pts))
+        for key in dict.fromkeys((r["format"], r["kind"]) for r in pts if r["family"] == fam):
+            i = 2 * fmts.index(key[0]) + (key[1] != CANDIDATE)      # the same colour per kind in every panel
             line = sorted((r for r in pts if (r["format"], r["kind"]) == key and r["family"] == fam),
                           key=lambda r: r["depth"])
             x, y = [r["transistors"] for r in line], [r["ice40_fmax_mhz"] for r in line]
