@@ -366,6 +366,8 @@ def _run_on_cluster(jobs: list[tuple[DesignPoint, str]], scheduler: str, progres
                 res = _store(key, res)
             except (SynthError, FormatError) as exc:
                 res = {"target": t, "error": str(exc)}
+            except Exception as exc:         # a worker lost or killed: that job's error, not the report's
+                res = {"target": t, "error": f"Dask worker: {type(exc).__name__}: {exc}"}
             report(p, t, res)
     finally:
         client.close()
