@@ -17,55 +17,33 @@ from __future__ import annotations
 
 import json
 import os
-import random
 
-import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import RisingEdge
 
 from lmul.formats import get_format
 from lmul.rtl.float_layout import FloatLayout
 from lmul.rtl.systolic_array import in_layout, out_layout
 from lmul.sim.systolic_array import matmul
 
-from .streams import StreamSink, StreamSource
+from .scenarios import BenchEnv, scenario_tests
 
 TIMEOUT_NS = 200_000          # a result row must come within 20,000 cycles (10 ns clock)
 
 
-class Env:
+class Env(BenchEnv):
     def __init__(self, dut) -> None:
         cfg = json.loads(os.environ["LMUL_TB_CONFIG"])
-        self.dut = dut
         self.fmt, self.out = get_format(cfg["fmt"]), get_format(cfg["out"])
-        self.R, self.C, self.n = cfg["rows"], cfg["cols"], cfg["n"]
-        self.stall, self.seed = cfg.get("stall", 0.3), cfg.get("seed", 0)
+        self.R, self.C = cfg["rows"], cfg["cols"]
+        self.out_lay = out_layout(self.out, self.R, self.C)
+        super().__init__(dut, cfg.get("seed", 0), cfg.get("stall", 0.3), cfg["n"], decode=self.out_lay.from_bits)
         self.opts = dict(kind=cfg["kind"], acc=cfg["acc"], n=self.n, align=cfg.get("align", "exact"),
                          w=cfg.get("w"), promote=cfg.get("promote"))
         with np.load(cfg["tiles"]) as f:
             self.tiles = [(f[f"a{i}"], f[f"b{i}"]) for i in range(len(f.files) // 2)]
         self.rng = np.random.default_rng(self.seed)
         self.lay, self.fl = in_layout(self.fmt, self.R, self.C, self.n), FloatLayout(self.fmt)
-        self.out_lay = out_layout(self.out, self.R, self.C)
-        self.src = self.sink = None
-
-    async def start(self) -> None:
-        d = self.dut
-        cocotb.start_soon(Clock(d.clk, 10, unit="ns").start())
-        self.src = StreamSource(d, "i", d.clk, rng=random.Random(self.seed), stall=self.stall)
-        self.sink = StreamSink(d, "o", d.clk, rng=random.Random(self.seed + 1), stall=self.stall,
-                               decode=self.out_lay.from_bits)
-        await self.reset()
-
-    async def reset(self) -> None:
-        self.dut.rst.value = 1
-        self.src.clear()
-        for _ in range(3):
-            await RisingEdge(self.dut.clk)
-        await FallingEdge(self.dut.clk)
-        self.dut.rst.value = 0
-        self.sink.clear()
 
     def beats(self, split: bool) -> tuple[list, list[tuple[list[int], int]]]:
         """Beats of every tile and the expected output rows ``(c bits, row)`` (short middle beats if
@@ -110,38 +88,4 @@ class Env:
         self.dut._log.info(f"{what}: {len(self.tiles)} tiles, {len(beats)} beats, bit-exact")
 
 
-@cocotb.test()
-async def stalls_and_short_beats(dut) -> None:
-    env = Env(dut)
-    await env.start()
-    beats, rows = env.beats(split=env.n > 1)
-    await env.stream(beats, rows, "random stalls", stall_in=env.stall, stall_out=env.stall)
-
-
-@cocotb.test()
-async def back_to_back(dut) -> None:
-    env = Env(dut)
-    await env.start()
-    beats, rows = env.beats(split=False)
-    await env.stream(beats, rows, "back to back", stall_in=0.0, stall_out=0.0)
-
-
-@cocotb.test()
-async def output_stalled(dut) -> None:
-    env = Env(dut)
-    await env.start()
-    beats, rows = env.beats(split=False)
-    await env.stream(beats, rows, "output stalled", stall_in=0.0, stall_out=0.85)
-
-
-@cocotb.test()
-async def reset_in_the_middle(dut) -> None:
-    env = Env(dut)
-    await env.start()
-    beats, rows = env.beats(split=False)
-    env.src.stall = env.sink.stall = 0.2
-    env.src.send_nowait(beats[: len(beats) // 2])
-    for _ in range(len(beats) // 3):
-        await RisingEdge(dut.clk)
-    await env.reset()
-    await env.stream(beats, rows, "after a reset", stall_in=0.2, stall_out=0.2)
+stalls_and_short_beats, back_to_back, output_stalled, reset_in_the_middle = scenario_tests(Env, __name__)

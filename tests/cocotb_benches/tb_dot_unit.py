@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import json
 import os
-import random
 
-import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import RisingEdge
 
 from lmul.formats import get_format
 from lmul.rtl.dot_unit import in_layout
@@ -34,18 +31,18 @@ from lmul.rtl.mac_pe import in_layout as mac_in_layout
 from lmul.sim.dot_unit import dot_unit
 from lmul.sim.mac_pe import dot
 
-from .streams import StreamSink, StreamSource
+from .scenarios import BenchEnv, scenario_tests
 
 TIMEOUT_NS = 200_000          # a result must come within 20,000 cycles (10 ns clock)
 
 
-class Env:
+class Env(BenchEnv):
     def __init__(self, dut) -> None:
         cfg = json.loads(os.environ["LMUL_TB_CONFIG"])
-        self.dut, self.cfg = dut, cfg
-        self.fmt, self.out = get_format(cfg["fmt"]), get_format(cfg["out"])
+        self.cfg = cfg
         self.mac = cfg.get("design", "dot_unit") == "mac_pe"
-        self.n, self.stall, self.seed = 1 if self.mac else cfg["n"], cfg.get("stall", 0.3), cfg.get("seed", 0)
+        super().__init__(dut, cfg.get("seed", 0), cfg.get("stall", 0.3), 1 if self.mac else cfg["n"])
+        self.fmt, self.out = get_format(cfg["fmt"]), get_format(cfg["out"])
         self.opts = dict(kind=cfg["kind"], n=self.n, acc=cfg["acc"], align=cfg.get("align", "exact"),
                          w=cfg.get("w"), promote=cfg.get("promote"))
         with np.load(cfg["vectors"]) as f:
@@ -53,23 +50,6 @@ class Env:
         self.rng = np.random.default_rng(self.seed)
         self.lay = mac_in_layout(self.fmt) if self.mac else in_layout(self.fmt, self.n)
         self.fl = FloatLayout(self.fmt)
-        self.src = self.sink = None
-
-    async def start(self) -> None:
-        d = self.dut
-        cocotb.start_soon(Clock(d.clk, 10, unit="ns").start())
-        self.src = StreamSource(d, "i", d.clk, rng=random.Random(self.seed), stall=self.stall)
-        self.sink = StreamSink(d, "o", d.clk, rng=random.Random(self.seed + 1), stall=self.stall)
-        await self.reset()
-
-    async def reset(self) -> None:
-        self.dut.rst.value = 1
-        self.src.clear()
-        for _ in range(3):
-            await RisingEdge(self.dut.clk)
-        await FallingEdge(self.dut.clk)
-        self.dut.rst.value = 0
-        self.sink.clear()
 
     def beats(self, split: bool) -> tuple[list, list[int]]:
         """Beats of every vector and the golden result of each (short middle beats if ``split``)."""
@@ -114,39 +94,4 @@ class Env:
         self.dut._log.info(f"{what}: {len(gold)} dot products, {len(beats)} beats, bit-exact")
 
 
-@cocotb.test()
-async def stalls_and_short_beats(dut) -> None:
-    env = Env(dut)
-    await env.start()
-    beats, gold = env.beats(split=env.n > 1)
-    await env.stream(beats, gold, "random stalls", stall_in=env.stall, stall_out=env.stall)
-
-
-@cocotb.test()
-async def back_to_back(dut) -> None:
-    env = Env(dut)
-    await env.start()
-    beats, gold = env.beats(split=False)
-    await env.stream(beats, gold, "back to back", stall_in=0.0, stall_out=0.0)
-
-
-@cocotb.test()
-async def output_stalled(dut) -> None:
-    env = Env(dut)
-    await env.start()
-    beats, gold = env.beats(split=False)
-    await env.stream(beats, gold, "output stalled", stall_in=0.0, stall_out=0.85)
-
-
-@cocotb.test()
-async def reset_in_the_middle(dut) -> None:
-    env = Env(dut)
-    await env.start()
-    beats, gold = env.beats(split=False)
-    env.src.stall = env.sink.stall = 0.2
-    env.src.send_nowait(beats[: len(beats) // 2])
-    for _ in range(len(beats) // 3):
-        await RisingEdge(dut.clk)
-    await env.reset()
-    env.src.clear()
-    await env.stream(beats, gold, "after a reset", stall_in=0.2, stall_out=0.2)
+stalls_and_short_beats, back_to_back, output_stalled, reset_in_the_middle = scenario_tests(Env, __name__)
