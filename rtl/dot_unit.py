@@ -14,7 +14,7 @@ from lmul.arith import Accumulator, ProductKind
 from lmul.formats import FP32, FloatFormat, get_format
 from lmul.rtl.dot_cell import DotCell
 from lmul.rtl.float_layout import FloatLayout
-from lmul.rtl.fp_accumulator import FloatConverter, check_pipeline, pipe
+from lmul.rtl.fp_accumulator import FloatConverter, check_pipeline, finish_stream
 from lmul.rtl.kulisch import KulischRounder
 
 __all__ = ["DotUnit", "in_layout"]
@@ -124,14 +124,5 @@ class DotUnit(wiring.Component):
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv),
                      cell.en.eq(adv), cell.valid.eq(self.i.valid), cell.last.eq(beat.last),
                      cell.count.eq(beat.count), cell.a.eq(beat.a), cell.b.eq(beat.b), fin.i.eq(cell.result)]
-        done = cell.done
-        if self.finisher.latency:                   # pipelined finisher: it advances with the unit,
-            m.d.comb += fin.en.eq(adv)              # `done` travels beside its stages
-            for k in range(self.finisher.latency):
-                done = pipe(m, adv, True, f"fin_done{k}", done=done)["done"]
-        # output register
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
-        with m.If(adv & done):
-            m.d.sync += [self.o.payload.eq(fin.o), self.o.valid.eq(1)]
+        finish_stream(m, adv, cell.done, fin, self.finisher.latency, self.o)
         return m

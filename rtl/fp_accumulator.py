@@ -40,8 +40,8 @@ from lmul.rtl.products import ProductLayout
 from lmul.rtl.rounding import round_to_format, signed_width
 
 __all__ = ["CONVERTER_CUTS", "ROUND_CUTS", "FloatAccumulator", "FloatConverter", "StepShape", "accumulate_step",
-           "check_pipeline", "leading_zeros_tree", "normalise_operand", "pipe", "product_sig_bits", "round_staged",
-           "round_sum", "start_bits"]
+           "check_pipeline", "finish_stream", "leading_zeros_tree", "normalise_operand", "pipe", "product_sig_bits",
+           "round_staged", "round_sum", "start_bits"]
 
 
 def check_pipeline(owner: str, pipeline: object, most: int | None = None) -> int:
@@ -66,6 +66,20 @@ def pipe(m: Module, en: Value, on: bool, name: str, **values: Value | int) -> di
             m.d.sync += r.eq(v)
         out[key] = r
     return out
+
+
+def finish_stream(m: Module, adv: Value, done: Value, fin: wiring.Component, stages: int, o: object) -> None:
+    """The result end of a stream unit (``MacPE``, ``DotUnit``): the finisher ``fin`` with ``stages``
+    register stages advances with ``adv`` and ``done`` travels beside them; an output register then
+    holds ``fin.o`` on ``o`` (a ``stream`` interface) until it is taken."""
+    if stages:
+        m.d.comb += fin.en.eq(adv)
+        for k in range(stages):
+            done = pipe(m, adv, True, f"fin_done{k}", done=done)["done"]
+    with m.If(o.valid & o.ready):
+        m.d.sync += o.valid.eq(0)
+    with m.If(adv & done):
+        m.d.sync += [o.payload.eq(fin.o), o.valid.eq(1)]
 
 
 def product_sig_bits(fmt: FloatFormat, kind: str | ProductKind) -> int:

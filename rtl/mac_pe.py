@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from lmul.arith import Accumulator, ProductKind, accumulator
 from lmul.formats import FP32, FloatFormat, get_format
 from lmul.rtl.float_layout import FloatLayout
-from lmul.rtl.fp_accumulator import check_pipeline, pipe
+from lmul.rtl.fp_accumulator import check_pipeline, finish_stream
 from lmul.rtl.mac_cell import MacCell
 
 __all__ = ["PIPELINE_ORDER", "MacPE", "in_layout", "split_pipeline"]
@@ -108,13 +108,5 @@ class MacPE(wiring.Component):
         m.d.comb += [adv.eq(~self.o.valid | self.o.ready), self.i.ready.eq(adv),
                      cell.en.eq(adv), cell.valid.eq(self.i.valid), cell.last.eq(self.i.p.last),
                      cell.a.eq(self.i.p.a), cell.b.eq(self.i.p.b), fin.i.eq(cell.result)]
-        done = cell.done
-        if self.fin_pipeline:
-            m.d.comb += fin.en.eq(adv)
-            for k in range(self.fin_pipeline):           # ``done`` travels beside the finisher's stages
-                done = pipe(m, adv, True, f"fin_done{k}", done=done)["done"]
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
-        with m.If(adv & done):
-            m.d.sync += [self.o.payload.eq(fin.o), self.o.valid.eq(1)]
+        finish_stream(m, adv, cell.done, fin, self.fin_pipeline, self.o)
         return m
