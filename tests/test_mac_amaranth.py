@@ -110,35 +110,15 @@ def test_systolic_array_tiles(fmt: FloatFormat, kind: str, out: FloatFormat, row
 
 def check_array_tiles(dut: SystolicArray, stall: float) -> None:
     """``test_systolic_array_tiles``'s stream through ``dut`` (any accumulator and pipeline depth),
-    against the golden ``matmul`` with the same accumulator."""
-    fmt, kind, out, rows, cols = dut.fmt, dut.kind.name, dut.out_fmt, dut.rows, dut.cols
+    against the golden ``matmul`` with the same accumulator (``check_array``)."""
+    fmt, rows, cols = dut.fmt, dut.rows, dut.cols
     rng = np.random.default_rng(3)
     pool = special_values(fmt)
     tiles = []
     for i, k in enumerate([5, 1, 2, 7, 3, 12, 1, 1]):
         src = (lambda s: rng.choice(pool, s)) if i == 4 else (lambda s: rng.integers(0, 1 << fmt.width, s))
         tiles.append((src((rows, k)), src((k, cols))))
-    expected = [(list(map(int, g[r])), r) for a, b in tiles for g in [matmul(fmt, a, b, out, kind, dut.acc.name)]
-                for r in range(rows)]
-    beats = tile_beats(fmt, tiles)
-    got: list[tuple[list[int], int]] = []
-    t_in: list[int] = []
-    t_out: list[int] = []
-
-    async def source(ctx) -> None:
-        await put(ctx, dut.i, beats, rng=rng, stall=stall, cycles=t_in)
-
-    async def sink(ctx) -> None:
-        rows_out = await get(ctx, dut.o, len(expected), rng=np.random.default_rng(4), stall=stall, cycles=t_out)
-        got.extend(([c.as_bits() for c in p.c], p.row) for p in rows_out)
-        await expect_idle(ctx, dut.o, 120)
-
-    run(dut, source, sink)
-    assert got == expected
-    if stall == 0.0:
-        last_in = [t for t, beat in zip(t_in, beats, strict=True) if beat.last]
-        row0_out = t_out[::rows]
-        assert [o - i for i, o in zip(last_in, row0_out, strict=True)] == [dut.latency] * len(tiles)
+    check_array(dut, tiles, rng, stall, idle=120)
 
 
 # SyncFIFOBuffered (the array's output FIFO): a row written on one clock edge is on the read side
@@ -246,7 +226,7 @@ def corner_tiles(fmt: FloatFormat, rng: np.random.Generator, rows: int, cols: in
 
 
 def check_array(dut: SystolicArray, tiles: list, rng: np.random.Generator, stall: float, *,
-                split: bool = False) -> None:
+                split: bool = False, idle: int = 60) -> None:
     """The tiles through ``dut`` with ``stall`` on both streams, bit-exact against ``matmul`` with
     the array's options; without stalls every tile's row 0 comes ``latency`` cycles after its
     ``last`` beat."""
@@ -268,7 +248,7 @@ def check_array(dut: SystolicArray, tiles: list, rng: np.random.Generator, stall
     async def sink(ctx) -> None:
         rows_out = await get(ctx, dut.o, len(expected), rng=np.random.default_rng(4), stall=stall, cycles=t_out)
         got.extend(([c.as_bits() for c in p.c], p.row) for p in rows_out)
-        await expect_idle(ctx, dut.o, 60)
+        await expect_idle(ctx, dut.o, idle)
 
     run(dut, source, sink)
     bad = [(i // dut.rows, e, g) for i, (e, g) in enumerate(zip(expected, got, strict=True)) if e != g]
