@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,14 +70,21 @@ def _size(text: str) -> tuple[int, int]:
     return r, c
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a seed in 0..{MAX_SEED}, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected a seed in 0..{MAX_SEED}, got {text!r}")
-    return value
+def _int_in(what: str, lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: an int in ``lo..hi``, else "expected <what> in lo..hi"."""
+    def parse(text: str) -> int:
+        error = argparse.ArgumentTypeError(f"expected {what} in {lo}..{hi}, got {text!r}")
+        try:
+            value = int(text)
+        except ValueError:
+            raise error from None
+        if not lo <= value <= hi:
+            raise error
+        return value
+    return parse
+
+
+_seed = _int_in("a seed", 0, MAX_SEED)
 
 
 def _k_max(text: str) -> int:
@@ -86,15 +94,8 @@ def _k_max(text: str) -> int:
     return value
 
 
-def _pipeline(text: str) -> int:
-    """``--pipeline``: 0..MAX_PIPELINE (the design refuses more stages than it has cut points)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer 0..{MAX_PIPELINE}, got {text!r}") from None
-    if not 0 <= value <= MAX_PIPELINE:
-        raise argparse.ArgumentTypeError(f"expected an integer 0..{MAX_PIPELINE}, got {text!r}")
-    return value
+# --pipeline: the design refuses more stages than it has cut points
+_pipeline = _int_in("an integer", 0, MAX_PIPELINE)
 
 
 def _samples(text: str) -> int:
