@@ -41,8 +41,8 @@ from lmul.designs import DESIGNS, DesignParams, build_design, identifier, module
 from lmul.errors import ParameterError
 from lmul.formats import FormatError, get_format
 
-__all__ = ["INT_DESIGNS", "POINT_DESIGNS", "TARGETS", "DesignPoint", "SynthError", "connect", "run_points", "run_tools",
-           "synthesize", "tool_versions"]
+__all__ = ["INT_DESIGNS", "POINT_DESIGNS", "TARGETS", "DesignPoint", "SynthError", "connect", "job_weight",
+           "run_points", "run_tools", "synthesize", "tool_versions"]
 
 TARGETS = ("generic", "ice40", "ecp5", "ecp5_nodsp", "ice40_pnr", "ecp5_pnr")
 CACHE_VERSION = "2"
@@ -280,6 +280,29 @@ def _brief(res: dict) -> str:
     return ", ".join(f"{k}={res[k]}" for k in ("transistors", "lut4", "fmax_mhz") if k in res)
 
 
+# relative tool time per target, for job_weight
+_TARGET_WEIGHT = {"generic": 3, "ice40": 1, "ecp5": 1, "ecp5_nodsp": 1, "ice40_pnr": 3, "ecp5_pnr": 4}
+_DESIGN_WEIGHT = {"mac_pe": 2, "matmul_engine": 8}
+
+
+def job_weight(point: DesignPoint, target: str) -> float:
+    """A rough relative tool time of a job (arrays by PE count, wide formats and place and route
+    dearer): ``run_points`` starts the dearest first, so a sweep on a few cores does not end with
+    its longest runs queued behind hundreds of short ones."""
+    p = point.params
+    if point.design == "systolic_array":
+        size = 2.0 * p.rows * p.cols * (p.n or 1)
+    elif point.design == "dot_unit":
+        size = 1.0 * (p.n or 4)
+    else:
+        size = _DESIGN_WEIGHT.get(point.design, 1)
+    try:
+        wide = get_format(point.fmt).width > 8
+    except FormatError:
+        wide = False
+    return size * (4 if wide else 1) * _TARGET_WEIGHT.get(target, 1)
+
+
 def run_points(jobs: Iterable[tuple[DesignPoint, str]], *, workers: int | None = None,
                progress: Callable[[str], None] | None = None, timeout: float = 3600,
                scheduler: str | None = None) -> dict[tuple[str, str], dict]:
@@ -287,8 +310,9 @@ def run_points(jobs: Iterable[tuple[DesignPoint, str]], *, workers: int | None =
 
     ``scheduler``: the address of a Dask distributed scheduler (``tcp://host:8786``). The tool runs
     then go to its workers instead of the local thread pool; elaboration, the cache and its keys stay
-    here, so cached results are reused and new ones cached exactly as in a local run."""
-    jobs = list(jobs)
+    here, so cached results are reused and new ones cached exactly as in a local run. Jobs start
+    dearest first (``job_weight``); results are keyed by (name, target), whatever the order."""
+    jobs = sorted(jobs, key=lambda j: -job_weight(*j))
     tool_versions()                      # resolve once, before the threads start
     if scheduler is not None:
         return _run_on_cluster(jobs, scheduler, progress, timeout)

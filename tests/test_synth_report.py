@@ -61,6 +61,21 @@ def test_bad_points_are_clear_errors() -> None:
     assert "unknown design" in next(iter(res.values()))["error"]
 
 
+def test_dearest_jobs_start_first() -> None:
+    from lmul.designs import DesignParams
+    from lmul.scripts.synth import job_weight
+    big, small = (DesignPoint("systolic_array", "e4m3", DesignParams(rows=r, cols=r)) for r in (8, 4))
+    assert job_weight(big, "generic") > job_weight(small, "generic") > job_weight(small, "ice40")
+    assert job_weight(DesignPoint("mac_pe", "bf16"), "ice40") > job_weight(DesignPoint("mac_pe", "e4m3"), "ice40")
+    assert job_weight(DesignPoint("lmul_pe", "e4m3"), "ecp5_pnr") > job_weight(DesignPoint("lmul_pe", "e4m3"), "ecp5")
+    # one worker runs them in submission order: the dearest target's job (failing fast here) first
+    lines: list[str] = []
+    bad = DesignPoint("no_such_design", "e4m3")
+    res = run_points([(bad, "ice40"), (bad, "generic"), (bad, "ecp5_pnr")], workers=1, progress=lines.append)
+    assert [ln.split()[2].rstrip(":") for ln in lines] == ["ecp5_pnr", "generic", "ice40"]
+    assert len(res) == 3
+
+
 def test_report_folder(tmp_path: Path) -> None:
     sweep = Sweep(formats=["e2m1"], array_sizes={}, k_max=4, targets=("generic", "ice40"))
     data = run_report(tmp_path, sweep, numerics_samples=2000, progress=lambda s: None)
