@@ -29,10 +29,11 @@ async def _ticks(ctx, n: int) -> None:
 
 
 class SimulatedBoard:
-    def __init__(self, cfg: LinkConfig, divisor: int = 4, timeout_cycles: int | None = None) -> None:
+    def __init__(self, cfg: LinkConfig, divisor: int = 4, timeout_cycles: int | None = None,
+                 pipeline: int = 0) -> None:
         self.cfg, self.divisor = cfg, divisor
         self.timeout_cycles = timeout_cycles if timeout_cycles is not None else 8 * 10 * divisor
-        self.dut = MatmulBoard(cfg, divisor, self.timeout_cycles)
+        self.dut = MatmulBoard(cfg, divisor, self.timeout_cycles, pipeline)
         self.to_dut: deque[int] = deque()
         self.from_dut = bytearray()
         self._now = 0.0

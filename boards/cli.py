@@ -33,7 +33,7 @@ def _board(args: argparse.Namespace) -> object:
     """The chosen board with the command line's overrides (validated: ``FormatError`` for bad values)."""
     from lmul.boards.targets import BOARDS, configure
     return configure(BOARDS[args.board], fmt=args.format, kind=args.kind, size=args.size, m_max=args.m_max,
-                     k_max=args.k_max, n_max=args.n_max, acc=args.acc)
+                     k_max=args.k_max, n_max=args.n_max, acc=args.acc, pipeline=args.pipeline)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -49,6 +49,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = args.check_out_dir(args.out or build_root() / "boards" / board.name)
     c = board.cfg
     print(f"building {board.name}: {c.fmt.name} {c.kind} {c.rows}x{c.cols} array, acc {c.acc}, "
+          f"pipeline {board.pipeline}, "
           f"m/k/n max {c.m_max}/{c.k_max}/{c.n_max}, core clock {board.core_hz / 1e6:g} MHz, "
           f"{board.baud} baud -> {out}", file=sys.stderr, flush=True)
     res = build(board, out, seed=args.seed)
@@ -105,6 +106,9 @@ def cmd_board(args: argparse.Namespace) -> int:
     board = _board(args)
     if args.baud and not args.port:
         raise FormatError("--baud applies to a serial port (--port) only")
+    if args.pipeline is not None and not args.sim:
+        raise FormatError("--pipeline applies to the simulated RTL (--sim) only: a board runs what it was built with "
+                          "and the golden model has no pipeline")
     elems = args.m * args.k + args.k * args.n + args.m * args.n
     if elems > MAX_MATMUL_ELEMENTS:
         raise FormatError(f"--m {args.m} --k {args.k} --n {args.n}: A, B and C hold {elems:,} elements, more than "
@@ -113,7 +117,7 @@ def cmd_board(args: argparse.Namespace) -> int:
         transport = SerialTransport(args.port, args.baud or board.baud)
     elif args.sim:
         from lmul.boards.board_sim import SimulatedBoard
-        transport = SimulatedBoard(board.cfg)
+        transport = SimulatedBoard(board.cfg, pipeline=board.pipeline)
     else:
         from lmul.boards.device_model import ModelTransport
         transport = ModelTransport(board.cfg)
@@ -146,7 +150,7 @@ def cmd_board(args: argparse.Namespace) -> int:
 
 
 def board_options(s: argparse.ArgumentParser, size: Callable[[str], tuple[int, int]],
-                  positive_int: Callable[[str], int]) -> None:
+                  positive_int: Callable[[str], int], pipeline: Callable[[str], int] = int) -> None:
     """The options ``build`` and ``board`` share: which board and what it is built for. ``--acc`` is
     checked by the ``lmul.arith`` registry when the command runs (one error line naming the allowed
     values, exit code 2)."""
@@ -155,6 +159,8 @@ def board_options(s: argparse.ArgumentParser, size: Callable[[str], tuple[int, i
     s.add_argument("--kind", choices=PRODUCT_KINDS.names(), help="product kind (default: the board's, lmul)")
     s.add_argument("--acc", help="accumulator (default: the board's, kulisch)")
     s.add_argument("--size", type=size, help="array RxC (default: the board's)")
+    s.add_argument("--pipeline", type=pipeline, help="extra register stages of the array (default: the board's, "
+                   "0; lmul board: --sim only); results do not change")
     for d in "mkn":
         s.add_argument(f"--{d}-max", type=positive_int, help=f"largest {d.upper()} per request (at most 65535: "
                        "the protocol's 16-bit fields and frames)")
@@ -162,12 +168,13 @@ def board_options(s: argparse.ArgumentParser, size: Callable[[str], tuple[int, i
 
 def add_commands(sub: argparse._SubParsersAction, *, size: Callable[[str], tuple[int, int]],
                  positive_int: Callable[[str], int], seed: Callable[[str], int] = int,
-                 check_out_dir: Callable[[str | Path], Path] | None = None) -> None:
+                 check_out_dir: Callable[[str | Path], Path] | None = None,
+                 pipeline: Callable[[str], int] = int) -> None:
     """Register ``build``, ``program`` and ``board`` on the ``lmul`` sub-command parser ``sub``;
     ``size``, ``positive_int`` and ``seed`` are the CLI's argument types and ``check_out_dir`` its output
     folder check (passed in: this module does not import ``lmul.cli``, which imports it)."""
     s = sub.add_parser("build", help="bitstream for an FPGA board (YoWASP tools); prints utilisation and Fmax")
-    board_options(s, size, positive_int)
+    board_options(s, size, positive_int, pipeline)
     s.add_argument("--out", help="build folder (default: BUILD/boards/BOARD; BUILD is $LMUL_BUILD, else ./build)")
     s.add_argument("--seed", type=seed, default=1, help="nextpnr seed (default 1)")
     s.add_argument("--program", action="store_true",
@@ -180,7 +187,7 @@ def add_commands(sub: argparse._SubParsersAction, *, size: Callable[[str], tuple
     s.set_defaults(func=cmd_program)
 
     s = sub.add_parser("board", help="run a checked random matmul on a board, its simulation, or the golden model")
-    board_options(s, size, positive_int)
+    board_options(s, size, positive_int, pipeline)
     where = s.add_mutually_exclusive_group()
     where.add_argument("--port", help="serial port of a programmed board (e.g. /dev/ttyUSB1)")
     where.add_argument("--sim", action="store_true", help="the board RTL in the Amaranth simulator (slow)")

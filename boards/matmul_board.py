@@ -32,6 +32,9 @@ class MatmulBoard(wiring.Component):
         Clock cycles per UART bit (>= 4).
     timeout_cycles : int
         The link's line-idle timeout (``HostLink``).
+    pipeline : int
+        Extra register stages of the engine's array (``MatmulEngine(pipeline=...)``, default 0): a
+        faster core clock for more flip-flops; the protocol and results do not change.
 
     Attributes
     ----------
@@ -44,12 +47,12 @@ class MatmulBoard(wiring.Component):
     byte time), not fixed cycle counts; see ``HostLink`` and ``MatmulEngine``.
     """
 
-    def __init__(self, cfg: LinkConfig, divisor: int, timeout_cycles: int) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: LinkConfig, divisor: int, timeout_cycles: int, pipeline: int = 0) -> None:
+        self.cfg, self.pipeline = cfg, pipeline
         self.uart_rx, self.uart_tx = UARTRx(divisor), UARTTx(divisor)
         self.link = HostLink(cfg, timeout_cycles)
         self.engine = MatmulEngine(cfg.fmt, cfg.kind, cfg.rows, cfg.cols, cfg.out_fmt, cfg.m_max, cfg.k_max,
-                                   cfg.n_max, acc=cfg.acc)
+                                   cfg.n_max, acc=cfg.acc, pipeline=pipeline)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
 
     def elaborate(self, platform: object) -> Module:

@@ -27,6 +27,7 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from lmul.boards.matmul_board import MatmulBoard
 from lmul.boards.protocol import LinkConfig
+from lmul.errors import check_int
 from lmul.formats import FormatError, get_format
 from lmul.scripts.synth import _tool
 
@@ -78,6 +79,7 @@ class Board:
     bitstream: str = "bin"
     clk_div: int = 1           # the design runs at clk_hz / clk_div
     fit: FitModel | None = None  # logic estimate for check_fit (None: no estimate, the tools decide)
+    pipeline: int = 0          # extra register stages of the array (MatmulBoard(pipeline=...))
 
     @property
     def core_hz(self) -> float:
@@ -112,7 +114,7 @@ class BoardTop(wiring.Component):
         if board.clk_div not in (1, 2):
             raise FormatError(f"clk_div must be 1 or 2, got {board.clk_div}")
         self.board = board
-        self.core = MatmulBoard(board.cfg, board.divisor, round(timeout_s * board.core_hz))
+        self.core = MatmulBoard(board.cfg, board.divisor, round(timeout_s * board.core_hz), board.pipeline)
         super().__init__({})
 
     def elaborate(self, platform: object) -> Module:
@@ -136,12 +138,16 @@ class BoardTop(wiring.Component):
 
 def configure(board: Board, *, fmt: str | None = None, kind: str | None = None, size: tuple[int, int] | None = None,
               m_max: int | None = None, k_max: int | None = None, n_max: int | None = None,
-              acc: str | None = None) -> Board:
+              acc: str | None = None, pipeline: int | None = None) -> Board:
     """``board`` with its configuration overridden (validated; ``None`` keeps the board's value)."""
     c = board.cfg
     cfg = LinkConfig(get_format(fmt) if fmt else c.fmt, kind or c.kind, size[0] if size else c.rows,
                      size[1] if size else c.cols, m_max or c.m_max, k_max or c.k_max, n_max or c.n_max, c.out_fmt,
                      acc or c.acc)
+    if pipeline is not None:
+        from lmul.rtl.systolic_array import SystolicArray
+        check_int("pipeline", pipeline, 0, SystolicArray.pipeline_room(cfg.acc, cfg.out_fmt))
+        board = replace(board, pipeline=pipeline)
     return replace(board, cfg=cfg)
 
 
@@ -232,7 +238,7 @@ def build(board: Board, out: Path, *, seed: int = 1) -> dict:
             "config": {"fmt": board.cfg.fmt.name, "kind": board.cfg.kind, "acc": board.cfg.acc,
                        "size": f"{board.cfg.rows}x{board.cfg.cols}",
                        "m_max": board.cfg.m_max, "k_max": board.cfg.k_max, "n_max": board.cfg.n_max,
-                       "baud": board.baud}}
+                       "baud": board.baud, "pipeline": board.pipeline}}
 
 
 def find_loader() -> str:

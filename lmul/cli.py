@@ -349,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_paper)
 
     # the board commands live beside the board gateware and host driver (lmul.boards.cli)
-    add_board_commands(sub, size=_size, positive_int=_positive_int, seed=_seed, check_out_dir=check_out_dir)
+    add_board_commands(sub, size=_size, positive_int=_positive_int, seed=_seed, check_out_dir=check_out_dir,
+                       pipeline=_pipeline)
 
     # standard-cell area, timing and activity-based energy per operation (issue 15)
     from lmul.energy import add_parser as add_energy_parser

@@ -105,7 +105,7 @@ def _array(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
 def _engine(fmt: FloatFormat, p: DesignParams) -> wiring.Component:
     from lmul.rtl.matmul_engine import MatmulEngine
     return MatmulEngine(fmt, p.kind, p.rows, p.cols, p.out_fmt, m_max=4 * p.rows, k_max=p.k_max,
-                        n_max=4 * p.cols, acc=p.acc)
+                        n_max=4 * p.cols, acc=p.acc, pipeline=p.pipeline)
 
 
 def _dot_args(p: DesignParams) -> tuple[int | None, int | None]:
@@ -143,7 +143,8 @@ DESIGNS: dict[str, Design] = {d.name: d for d in (
     Design("mac_pe", _mac_pe, (*MAC, "pipeline"), "MAC PE with stream ports"),
     Design("systolic_array", _array, (*MAC, "size", "n", "align", "promote", "pipeline"),
            "output-stationary systolic array (n > 1, block alignment or promotion: dot-unit PEs)"),
-    Design("matmul_engine", _engine, (*MAC, "size"), "matmul engine (banked memories + array; m/n max 4x the size)"),
+    Design("matmul_engine", _engine, (*MAC, "size", "pipeline"),
+           "matmul engine (banked memories + array; m/n max 4x the size)"),
     Design("dot_unit", _dot_unit, (*MAC, "n", "align", "promote", "pipeline"),
            "fused n-term dot-product unit (exact or block alignment, optional FP32 promotion; w with block only)"),
 )}

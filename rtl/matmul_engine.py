@@ -78,6 +78,9 @@ class MatmulEngine(wiring.Component):
         words of ``cols`` elements), the ports and the accumulators (``k_max``).
     acc : str or Accumulator
         Accumulator (default ``kulisch``; ``lmul.arith.ACCUMULATORS``).
+    pipeline : int
+        Extra register stages of the array (``SystolicArray(pipeline=...)``: PE datapath and
+        column finishers; default 0). Results and their order do not change, only ``latency``.
 
     Attributes
     ----------
@@ -106,7 +109,7 @@ class MatmulEngine(wiring.Component):
         A complete B is loaded (by ``WEIGHTS`` or ``FULL``), so ``RUN`` is accepted; cleared
         when a new B load starts and by reset.
     latency : int
-        ``array.latency + 1`` (``rows + cols + 5`` for ``kulisch``): the first ``res`` beat of
+        ``array.latency + 1`` (``rows + cols + 5`` for ``kulisch`` at pipeline 0): the first ``res`` beat of
         a job is valid ``k + latency`` cycles after the transfer of the ``data`` beat that
         completes its first tile's operands — ``FULL``: the last ``data`` beat; ``RUN``: the
         last element of A's first row block (row ``min(m, rows) - 1``) — when ``res`` is ready
@@ -127,11 +130,12 @@ class MatmulEngine(wiring.Component):
 
     def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", rows: int = 4, cols: int = 4,
                  out_fmt: FloatFormat | str = FP32, m_max: int = 64, k_max: int = 256, n_max: int = 64, *,
-                 acc: str | Accumulator = "kulisch") -> None:
+                 acc: str | Accumulator = "kulisch", pipeline: int = 0) -> None:
         self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
         for name, v in (("m_max", m_max), ("k_max", k_max), ("n_max", n_max)):
             check_int(name, v, 1)
-        self.array = SystolicArray(self.fmt, kind, rows, cols, self.out_fmt, k_max=k_max, acc=acc)
+        self.array = SystolicArray(self.fmt, kind, rows, cols, self.out_fmt, k_max=k_max, acc=acc, pipeline=pipeline)
+        self.pipeline = pipeline
         self.kind, self.acc, self.rows, self.cols = self.array.kind, self.array.acc, rows, cols
         self.m_max, self.k_max, self.n_max = m_max, k_max, n_max
         self.latency = self.array.latency + 1

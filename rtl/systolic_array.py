@@ -8,7 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from lmul.arith import Accumulator, ProductKind, check_dot_unit, product_kind
+from lmul.arith import Accumulator, ProductKind, accumulator, check_dot_unit, product_kind
 from lmul.errors import ParameterError, check_int
 from lmul.formats import FP32, FloatFormat, get_format
 from lmul.rtl.dot_cell import DotCell
@@ -122,6 +122,19 @@ class SystolicArray(wiring.Component):
     clears all state (a tile in flight is dropped).
     """
 
+    @staticmethod
+    def _pipeline_rooms(acc: str | Accumulator, out_fmt: FloatFormat | str) -> tuple[int, int]:
+        """Most extra stages of a MAC array's PE cells and of its column finishers."""
+        acc, out_fmt = accumulator(acc), get_format(out_fmt)
+        room = getattr(acc.rtl(), "finisher_max_pipeline", None)
+        return MacCell.pipeline_room(acc), (room(acc, out_fmt) if room else 0)
+
+    @staticmethod
+    def pipeline_room(acc: str | Accumulator, out_fmt: FloatFormat | str = FP32) -> int:
+        """The largest ``pipeline`` of a MAC array (n = 1, exact alignment) with accumulator ``acc``
+        and results in ``out_fmt``, known before building one."""
+        return sum(SystolicArray._pipeline_rooms(acc, out_fmt))
+
     def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", rows: int = 4, cols: int = 4,
                  out_fmt: FloatFormat | str = FP32, k_max: int = 4096, fifo_depth: int = 4, *,
                  acc: str | Accumulator = "kulisch", n: int = 1, align: str = "exact", w: int | None = None,
@@ -145,9 +158,7 @@ class SystolicArray(wiring.Component):
                                      "or promotion)")
             self.cell_pipeline = self.fin_pipeline = 0
         else:
-            cell_max = MacCell.pipeline_room(self.acc)
-            room = getattr(self.acc.rtl(), "finisher_max_pipeline", None)
-            fin_max = room(self.acc, self.out_fmt) if room else 0
+            cell_max, fin_max = self._pipeline_rooms(self.acc, self.out_fmt)
             check_pipeline("SystolicArray", pipeline, cell_max + fin_max)
             self.cell_pipeline, self.fin_pipeline = split_pipeline(pipeline, cell_max, fin_max)
             self.cells = [[MacCell(self.fmt, self.kind, k_max, self.acc, prebiased=True, pipeline=self.cell_pipeline)

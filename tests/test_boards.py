@@ -37,6 +37,24 @@ def test_configure_takes_acc_and_the_cli_knows_every_board() -> None:
         configure(ice, acc="wallace")
 
 
+def test_configure_takes_a_pipeline_depth_down_to_the_array() -> None:
+    ice = BOARDS["icebreaker"]
+    assert ice.pipeline == 0 and configure(ice).pipeline == 0
+    deep = configure(ice, pipeline=7, size=(1, 2))
+    assert deep.pipeline == 7 and configure(deep, kind="exact").pipeline == 7      # kept by later overrides
+    top = BoardTop(deep)
+    assert top.core.engine.array.pipeline == 7 and top.core.engine.latency == top.core.engine.array.latency + 1
+    assert BoardTop(ice).core.engine.latency < top.core.engine.latency
+    with pytest.raises(FormatError, match="pipeline"):
+        configure(ice, pipeline=15)                 # more stages than the Kulisch array has cut points
+
+
+def test_lmul_board_sim_runs_the_pipelined_rtl(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["board", "--sim", "--pipeline", "7", "--size", "1x2", "--m", "2", "--k", "3", "--n", "3",
+                 "--m-max", "2", "--k-max", "4", "--n-max", "4"]) == 0
+    assert "bit-exact with the golden model" in capsys.readouterr().out
+
+
 def test_icebreaker_core_clock_with_and_without_the_divider() -> None:
     # the default core runs on the 12 MHz oscillator; clk_div 2 (still supported) adds a constrained
     # 6 MHz clock from a toggle flop. prepare() only elaborates: no tool runs.
@@ -145,6 +163,8 @@ def test_lmul_board_over_a_port_checks_the_accumulator(flipped_acc: AccKind,  # 
     ["board", "--board", "nexys"], ["board", "--k", "65"], ["build", "--size", "0x2"],
     ["board", "--format", "fp32"], ["board", "--port", "/dev/x", "--sim"], ["board", "--sim", "--baud", "9600"],
     ["board", "--acc", "wallace"], ["build", "--acc", "kulisch:3"], ["board", "--port", "/dev/x", "--acc", "w"],
+    ["board", "--pipeline", "3"], ["board", "--port", "/dev/x", "--pipeline", "1"], ["build", "--pipeline", "15"],
+    ["build", "--pipeline", "-1"], ["build", "--pipeline", "99"],
 ])
 def test_board_cli_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     try:

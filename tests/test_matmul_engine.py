@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 from amaranth.sim import Simulator
 from streams import get, put, run
 
@@ -19,8 +20,8 @@ from lmul.sim.systolic_array import matmul
 FMT = get_format("e4m3")
 
 
-def _engine(rows: int, cols: int, m_max: int, k_max: int, n_max: int) -> MatmulEngine:
-    return MatmulEngine(FMT, "lmul", rows, cols, FP32, m_max, k_max, n_max)
+def _engine(rows: int, cols: int, m_max: int, k_max: int, n_max: int, pipeline: int = 0) -> MatmulEngine:
+    return MatmulEngine(FMT, "lmul", rows, cols, FP32, m_max, k_max, n_max, pipeline=pipeline)
 
 
 def _collect(beats: list, m: int, n: int, cols: int) -> np.ndarray:
@@ -36,11 +37,14 @@ def _collect(beats: list, m: int, n: int, cols: int) -> np.ndarray:
     return got
 
 
-def test_jobs_back_to_back_with_stalls_are_bit_exact() -> None:
+# pipeline 7: the array's PEs and column finishers at their deepest for Kulisch (the board's --pipeline)
+@pytest.mark.parametrize("pipeline", [0, 7])
+def test_jobs_back_to_back_with_stalls_are_bit_exact(pipeline: int) -> None:
     # 3 rows: a 7-row A leaves a last row block with 2 padding rows, which must leave the array
     # before the next command (taken the first cycle it can be) restarts the result counters
     R, C = 3, 2
-    dut = _engine(R, C, m_max=7, k_max=6, n_max=5)
+    dut = _engine(R, C, m_max=7, k_max=6, n_max=5, pipeline=pipeline)
+    assert dut.latency == dut.array.latency + 1 and dut.array.pipeline == pipeline
     rng = np.random.default_rng(5)
     cl, fl = cmd_layout(7, 6, 5), FloatLayout(FMT)
 
@@ -72,11 +76,12 @@ def test_jobs_back_to_back_with_stalls_are_bit_exact() -> None:
         assert np.array_equal(got, want), f"{op.name} {a.shape[0]}x{a.shape[1]}x{b.shape[1]}"
 
 
-def test_run_feeds_the_array_every_cycle_while_a_loads() -> None:
+@pytest.mark.parametrize("pipeline", [0, 7])
+def test_run_feeds_the_array_every_cycle_while_a_loads(pipeline: int) -> None:
     # n >= rows*cols and k >= rows: a row block of A loads (rows*k cycles) no slower than its tiles
     # compute (n/cols*k), so from the first tile on the array never waits
     R, C, m, k, n = 2, 2, 8, 4, 4
-    dut = _engine(R, C, m_max=m, k_max=k, n_max=n)
+    dut = _engine(R, C, m_max=m, k_max=k, n_max=n, pipeline=pipeline)
     rng = np.random.default_rng(2)
     a, b = rng.integers(0, 1 << FMT.width, (m, k)), rng.integers(0, 1 << FMT.width, (k, n))
     cl, fl = cmd_layout(m, k, n), FloatLayout(FMT)
