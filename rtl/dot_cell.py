@@ -7,6 +7,7 @@ specification)."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
@@ -29,8 +30,10 @@ from lmul.rtl.fp_accumulator import (
     FloatConverter,
     StepShape,
     accumulate_step,
+    check_pipeline,
     leading_zeros_tree,
     normalise_operand,
+    pipe,
     product_sig_bits,
     round_sum,
     start_bits,
@@ -94,6 +97,11 @@ class DotCell(wiring.Component):
         ``b`` lanes arrive already prepared by the kind's builder (``operand_layout``, e.g.
         L-Mul's ``F_b + C`` computed once at the top of an array column); otherwise each lane
         prepares its own.
+    pipeline : int
+        Extra register stages before the accumulator loop, ``0..max_pipeline`` (2; default 0):
+        1 registers the lane products (after the ``count`` mask) ahead of the group sum, 2 also
+        splits each lane's product builder before its alignment shift (the builder's ``stage``
+        hook, as in ``MacCell``). Each adds one cycle of ``latency``; no result changes.
 
     Attributes
     ----------
@@ -113,7 +121,7 @@ class DotCell(wiring.Component):
     latency : int
         ``en`` cycles from a ``last`` group to ``done``: ``DotUnit.latency - 1`` (exact, float:
         ``T + 2`` with ``T = max(1, ceil(log2(n) / 2))`` adder-tree stages; ``kulisch``: ``T + 1``;
-        block: 2; promotion adds 2).
+        block: 2; promotion adds 2) plus ``pipeline``.
     a_fmt, mode : FloatFormat, str
         Accumulator format and rounding mode (float accumulators).
     group_bits : int
@@ -145,9 +153,12 @@ class DotCell(wiring.Component):
     and the (n + 1)-term adder, because the accumulator's exponent takes part in the alignment.
     """
 
+    #: Largest ``pipeline``: the lane-product register and the builder's split.
+    max_pipeline = 2
+
     def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", n: int = 4, k_max: int = 4096,
                  acc: str | Accumulator = "fp32", align: str = "exact", w: int | None = None,
-                 promote: int | None = None, *, prebiased: bool = False) -> None:
+                 promote: int | None = None, *, prebiased: bool = False, pipeline: int = 0) -> None:
         self.fmt = get_format(fmt)
         self.acc = check_dot_unit(n, acc, align, w, promote)
         self.kind = product_kind(kind)
@@ -172,11 +183,22 @@ class DotCell(wiring.Component):
             self.acc_bits = kulisch_bits(self.fmt, self.kind, max(self.k_max, n))
             state = KulischState(self.acc_bits)
             self.latency = self.tree_stages + 1
+        self.pipeline = check_pipeline("DotCell", pipeline, self.max_pipeline)
+        self.latency += self.pipeline
         self.state_layout = state
         b_lane = self.builder.operand_layout if prebiased else FloatLayout(self.fmt)
         super().__init__({"en": In(1), "valid": In(1), "last": In(1), "count": In(range(n + 1)),
                           "a": In(data.ArrayLayout(FloatLayout(self.fmt), n)), "b": In(data.ArrayLayout(b_lane, n)),
                           "done": Out(1), "result": Out(state)})
+
+    @staticmethod
+    def finisher_room(acc: Accumulator, promote: int | None, out_fmt: FloatFormat | str) -> int:
+        """``max_pipeline`` of the ``finisher(out_fmt)`` of a cell with the (checked) accumulator
+        ``acc`` and promotion ``promote``, known before building one."""
+        if acc.kind.name != FLOAT_ACC:
+            return KulischRounder.max_pipeline
+        r_fmt = FP32 if promote is not None else float_acc_format(acc)[0]
+        return FloatConverter.pipeline_room(r_fmt, get_format(out_fmt))
 
     def finisher(self, out_fmt: FloatFormat | str, *, pipeline: int = 0) -> wiring.Component:
         """The combinational component rounding ``result`` to ``out_fmt`` (``FloatConverter`` from
@@ -196,22 +218,28 @@ class DotCell(wiring.Component):
         m = Module()
         n, P = self.n, self.prod_bits
         adv = self.en
+        split, reg_prod = self.pipeline >= 2, self.pipeline >= 1
 
-        # lanes: products, masked by count
+        # lanes: products, masked by count; optionally split inside the builders and registered
+        ctl_in = pipe(m, adv, split, "bld", valid=self.valid, last=self.last, count=self.count)
         lanes = []
         for j in range(n):
             lm = Module()
             m.submodules[f"lane{j}"] = lm
             b = self.b[j] if self.prebiased else self.builder.prepare(lm, self.b[j], "b")
-            p = self.builder.build(lm, self.a[j], b)
-            live = self.count > j
+            if split:
+                p = self.builder.build(lm, self.a[j], b, stage=partial(pipe, lm, adv, True))
+            else:
+                p = self.builder.build(lm, self.a[j], b)
+            live = ctl_in["count"] > j
             q = Signal(ProductLayout(P), name=f"prod{j}")
             m.d.comb += [q.mag.eq(Mux(live, p.mag, 0)), q.sign.eq(p.sign),
                          q.nan.eq(live & p.nan), q.inf.eq(live & p.inf)]
-            lanes.append(q)
+            lanes.append(_reg(m, adv, q, ProductLayout(P), f"prod{j}_r") if reg_prod else q)
+        ctl_in = pipe(m, adv, reg_prod, "prod", valid=ctl_in["valid"], last=ctl_in["last"])
         pinf = Cat(*(q.inf & ~q.sign for q in lanes)).any()
         ninf = Cat(*(q.inf & q.sign for q in lanes)).any()
-        ctl = {"valid": self.valid, "last": self.valid & self.last,
+        ctl = {"valid": ctl_in["valid"], "last": ctl_in["valid"] & ctl_in["last"],
                "nan": Cat(*(q.nan for q in lanes)).any() | (pinf & ninf), "pinf": pinf, "ninf": ninf}
 
         def stage(ctl: dict[str, Value], name: str) -> dict[str, Signal]:

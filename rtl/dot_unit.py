@@ -10,12 +10,12 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lmul.arith import Accumulator, ProductKind
+from lmul.arith import Accumulator, ProductKind, check_dot_unit
 from lmul.formats import FP32, FloatFormat, get_format
 from lmul.rtl.dot_cell import DotCell
 from lmul.rtl.float_layout import FloatLayout
-from lmul.rtl.fp_accumulator import FloatConverter, check_pipeline, finish_stream
-from lmul.rtl.kulisch import KulischRounder
+from lmul.rtl.fp_accumulator import check_pipeline, finish_stream
+from lmul.rtl.mac_pe import split_pipeline
 
 __all__ = ["DotUnit", "in_layout"]
 
@@ -59,6 +59,11 @@ class DotUnit(wiring.Component):
     promote : int or None
         Promotion interval P (a multiple of n): every P products the partial accumulator A is
         added into an FP32 accumulator (RNE) and A restarts at -0; float accumulators only.
+    pipeline : int
+        Extra register stages, ``0..max_pipeline`` (default 0), split as in ``MacPE``
+        (``split_pipeline``): the finisher's (``KulischRounder``/``FloatConverter``
+        ``pipeline``: 5 for ``kulisch``, 0 from ``fp32`` to FP32) and the cell's
+        (``DotCell(pipeline=...)``: lane products registered, product builders split; 2).
 
     Attributes
     ----------
@@ -78,7 +83,8 @@ class DotUnit(wiring.Component):
         * ``acc="kulisch"``: ``T + 2`` (no normalisation stage);
         * ``align="block"``: 3 (products + alignment to the group's largest exponent, accumulate,
           output register);
-        * promotion adds 2 (the partial's normalisation, the FP32 step).
+        * promotion adds 2 (the partial's normalisation, the FP32 step);
+        * ``pipeline`` adds itself.
     a_fmt, mode : FloatFormat, str
         Accumulator format and rounding mode (float accumulators).
     group_bits : int
@@ -87,6 +93,8 @@ class DotUnit(wiring.Component):
         Kulisch accumulator width (``acc="kulisch"``).
     cell : DotCell
         The datapath (``lmul.rtl.dot_cell``): everything but the finisher and the output register.
+    max_pipeline, cell_pipeline, fin_pipeline : int
+        Largest ``pipeline``; its share in the cell and in the finisher.
 
     Throughput one beat (n products) per cycle while ``o`` is not stalled; a result waiting on
     ``o.ready`` stalls the whole unit (``i.ready`` low), so nothing is lost; bubbles leave the
@@ -99,7 +107,11 @@ class DotUnit(wiring.Component):
                  out_fmt: FloatFormat | str = FP32, k_max: int = 4096, acc: str | Accumulator = "fp32",
                  align: str = "exact", w: int | None = None, promote: int | None = None, pipeline: int = 0) -> None:
         self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
-        self.cell = DotCell(self.fmt, kind, n, k_max, acc, align, w, promote)
+        fin_max = DotCell.finisher_room(check_dot_unit(n, acc, align, w, promote), promote, self.out_fmt)
+        self.max_pipeline = DotCell.max_pipeline + fin_max
+        self.pipeline = check_pipeline("DotUnit", pipeline, self.max_pipeline)
+        self.cell_pipeline, self.fin_pipeline = split_pipeline(self.pipeline, DotCell.max_pipeline, fin_max)
+        self.cell = DotCell(self.fmt, kind, n, k_max, acc, align, w, promote, pipeline=self.cell_pipeline)
         c = self.cell
         self.acc, self.kind, self.k_max = c.acc, c.kind, c.k_max
         self.n, self.align, self.w, self.promote = n, align, w, promote
@@ -108,9 +120,7 @@ class DotUnit(wiring.Component):
             self.a_fmt, self.mode = c.a_fmt, c.mode
         else:
             self.acc_bits = c.acc_bits
-        room = (FloatConverter.pipeline_room(c.r_fmt, self.out_fmt) if c.is_float else KulischRounder.max_pipeline)
-        self.pipeline = check_pipeline("DotUnit", pipeline, room)     # the finisher's register stages
-        self.finisher = c.finisher(self.out_fmt, pipeline=self.pipeline)
+        self.finisher = c.finisher(self.out_fmt, pipeline=self.fin_pipeline)
         self.latency = c.latency + self.finisher.latency + 1  # + the finisher's stages + the output register
         super().__init__({"i": In(stream.Signature(in_layout(self.fmt, n))),
                           "o": Out(stream.Signature(FloatLayout(self.out_fmt)))})

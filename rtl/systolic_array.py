@@ -9,7 +9,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from lmul.arith import Accumulator, ProductKind, accumulator, check_dot_unit, product_kind
-from lmul.errors import ParameterError, check_int
+from lmul.errors import check_int
 from lmul.formats import FP32, FloatFormat, get_format
 from lmul.rtl.dot_cell import DotCell
 from lmul.rtl.float_layout import FloatLayout
@@ -89,6 +89,13 @@ class SystolicArray(wiring.Component):
         Block window width, 1..64 (``align="block"`` only, required there).
     promote : int or None
         Promotion interval P (a multiple of n) into an FP32 accumulator; float accumulators only.
+    pipeline : int
+        Extra register stages (default 0), split between the PEs and the column finishers by
+        ``split_pipeline`` as in ``MacPE``: ``MacCell(pipeline=...)`` or ``DotCell(pipeline=...)``
+        (lane products registered, builders split; 0..2) and the finisher's ``pipeline``
+        (``cell_pipeline``, ``fin_pipeline``). A MAC array's largest is ``pipeline_room(acc,
+        out_fmt)``; more raises ``ParameterError``. Results do not change; ``latency`` grows by
+        ``pipeline``.
 
     Attributes
     ----------
@@ -103,7 +110,8 @@ class SystolicArray(wiring.Component):
         One beat per output row: ``{c: cols elements of out_fmt, row, last}``; rows of a tile
         come out in order 0..rows-1, ``last`` on row ``rows-1``. Results appear in tile order.
     latency : int
-        ``rows + cols + PE latency + 2`` (``rows + cols + 4`` for ``kulisch`` with n = 1): cycles
+        ``rows + cols + PE latency + fin_pipeline + 2`` (``rows + cols + 4`` for ``kulisch`` with
+        n = 1 at depth 0): cycles
         from the transfer of a tile's ``last`` beat on ``i`` to its row 0 on ``o``
         (``o.valid``), when ``o`` has not been stalled (the output FIFO is empty). It is
         ``rows - 1`` skew + ``cols - 1`` hops to the bottom-right PE + the PE's latency
@@ -148,15 +156,15 @@ class SystolicArray(wiring.Component):
         self.builder = self.kind.rtl()(self.fmt)
         # the plain MAC array unless an option needs the dot-unit datapath
         self.dot = n > 1 or align != "exact" or promote is not None
+        self.cells: list[list[MacCell | DotCell]]
         if self.dot:
-            self.cells: list[list[MacCell | DotCell]] = [
-                [DotCell(self.fmt, self.kind, n, k_max, self.acc, align, w, promote, prebiased=True)
-                 for _ in range(cols)] for _ in range(rows)]
-            self.finishers = [self.cells[0][c].finisher(self.out_fmt) for c in range(cols)]
-            if check_pipeline("SystolicArray", pipeline):
-                raise ParameterError("SystolicArray pipeline must be 0 with dot-unit PEs (n > 1, block alignment "
-                                     "or promotion)")
-            self.cell_pipeline = self.fin_pipeline = 0
+            fin_max = DotCell.finisher_room(self.acc, promote, self.out_fmt)
+            check_pipeline("SystolicArray", pipeline, DotCell.max_pipeline + fin_max)
+            self.cell_pipeline, self.fin_pipeline = split_pipeline(pipeline, DotCell.max_pipeline, fin_max)
+            self.cells = [[DotCell(self.fmt, self.kind, n, k_max, self.acc, align, w, promote, prebiased=True,
+                                   pipeline=self.cell_pipeline) for _ in range(cols)] for _ in range(rows)]
+            fin_kw = {"pipeline": self.fin_pipeline} if self.fin_pipeline else {}
+            self.finishers = [self.cells[0][c].finisher(self.out_fmt, **fin_kw) for c in range(cols)]
         else:
             cell_max, fin_max = self._pipeline_rooms(self.acc, self.out_fmt)
             check_pipeline("SystolicArray", pipeline, cell_max + fin_max)

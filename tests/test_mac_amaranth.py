@@ -275,8 +275,15 @@ def test_dot_array_tiles(fmt: FloatFormat, kind: str, out: FloatFormat, rows: in
                          align: str, w: int | None, promote: int | None, stall: float) -> None:
     """Random tiles of K = 1 .. 4n + 1 (K < n, K not a multiple of n, K < rows beats) back to
     back, then the corner tiles; with stalls, short beats in the middle of tiles too."""
-    rng = np.random.default_rng(zlib.crc32(f"{fmt} {kind} {acc} {n} {align} {w} {promote} {stall}".encode()))
-    dut = SystolicArray(fmt, kind, rows, cols, out, k_max=48, acc=acc, n=n, align=align, w=w, promote=promote)
+    check_dot_array(SystolicArray(fmt, kind, rows, cols, out, k_max=48, acc=acc, n=n, align=align, w=w,
+                                  promote=promote), stall)
+
+
+def check_dot_array(dut: SystolicArray, stall: float) -> None:
+    """``test_dot_array_tiles``'s tiles through a dot-PE array ``dut`` (k_max >= 48), bit-exact."""
+    fmt, rows, cols, n = dut.fmt, dut.rows, dut.cols, dut.n
+    rng = np.random.default_rng(zlib.crc32(f"{fmt} {dut.kind.name} {dut.acc.name} {n} {dut.align} {dut.w} "
+                                           f"{dut.promote} {stall}".encode()))
     assert isinstance(dut.cells[0][0], DotCell)
     pool = special_values(fmt)
     tiles = []

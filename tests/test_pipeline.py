@@ -7,8 +7,9 @@ like depth 0 and its ``latency`` attribute equal to the measured cycles.
 * the finishers on their own (``KulischRounder``, ``FloatConverter``) at every depth, with a
   random ``en``, against the golden rounding (``lmul.sim.kulisch.accumulate``,
   ``encode(out, decode(A, bits))``), exhaustively where the input space allows;
-* ``SystolicArray(pipeline=...)`` (cells and column finishers) and ``DotUnit(pipeline=...)``
-  (finisher) at their deepest settings, on the streams of ``test_mac_amaranth.py`` /
+* ``SystolicArray(pipeline=...)`` (MAC or dot-unit cells and column finishers) and
+  ``DotUnit(pipeline=...)`` (cell and finisher) at their deepest and intermediate settings, on
+  the streams of ``test_mac_amaranth.py`` /
   ``test_dot_unit.py``, with their ``latency`` measured;
 * how a PE's depth is split (``split_pipeline``) and the parameter checks.
 """
@@ -26,11 +27,12 @@ from amaranth.sim import Simulator
 from streams import expect_idle, get, put, results_and_latencies, run
 from test_dot_unit import check_unit, unit_beats, unit_vectors
 from test_fp_accumulator import corner_vectors
-from test_mac_amaranth import MAC_CASES, check_array_tiles, mac_beats
+from test_mac_amaranth import DOT_ARRAY_CASES, MAC_CASES, check_array_tiles, check_dot_array, mac_beats
 
-from lmul.arith import accumulator, kulisch_bits
+from lmul.arith import accumulator, check_dot_unit, kulisch_bits
 from lmul.errors import ParameterError
 from lmul.formats import BF16, E2M1, E2M3, E4M3, E5M2, FP16, FP32, FloatFormat, decode, encode, get_format
+from lmul.rtl.dot_cell import DotCell
 from lmul.rtl.dot_unit import DotUnit
 from lmul.rtl.float_layout import FloatLayout
 from lmul.rtl.fp_accumulator import CONVERTER_CUTS, FloatAccumulator, FloatConverter
@@ -323,21 +325,42 @@ def test_systolic_array_depths(fmt: FloatFormat, kind: str, acc: str, out: Float
     check_array_tiles(dut, stall)
 
 
-def test_systolic_array_dot_pes_refuse_depth(quiet) -> None:
-    with pytest.raises(ParameterError, match="SystolicArray pipeline must be 0 with dot-unit PEs"):
-        SystolicArray(E4M3, "lmul", 2, 2, FP32, acc="fp32", n=4, pipeline=1)
+@pytest.mark.parametrize("stall", [0.0, 0.35])
+@pytest.mark.parametrize("case", [DOT_ARRAY_CASES[0], DOT_ARRAY_CASES[1], DOT_ARRAY_CASES[3]], ids=lambda v: str(v))
+def test_systolic_array_dot_pe_depths(case: tuple, stall: float, quiet) -> None:
+    """Dot-unit PEs at their deepest (lane products registered, builders split, finishers at
+    theirs): ``test_dot_array_tiles``'s tiles bit-exact; latency grows by exactly the depth."""
+    fmt, kind, out, rows, cols, acc, n, align, w, promote = case
+    room = DotCell.max_pipeline + DotCell.finisher_room(check_dot_unit(n, acc, align, w, promote), promote, out)
+    kw = {"k_max": 48, "acc": acc, "n": n, "align": align, "w": w, "promote": promote}
+    dut = SystolicArray(fmt, kind, rows, cols, out, pipeline=room, **kw)
+    assert dut.cell_pipeline == DotCell.max_pipeline and dut.cell_pipeline + dut.fin_pipeline == room
+    assert dut.latency == SystolicArray(fmt, kind, rows, cols, out, **kw).latency + room
+    with pytest.raises(ParameterError, match="SystolicArray pipeline must be in 0"):
+        SystolicArray(fmt, kind, rows, cols, out, pipeline=room + 1, **kw)
+    check_dot_array(dut, stall)
 
 
 @pytest.mark.parametrize(("fmt", "kind", "n", "acc", "out", "align", "w", "promote", "depth"), [
-    (E4M3, "lmul", 4, "kulisch", FP32, "exact", None, None, KulischRounder.max_pipeline),
-    (E5M2, "exact", 2, "bf16", FP32, "block", 8, None, FloatConverter.pipeline_room(BF16, FP32)),
-    (E4M3, "exact", 4, "fp32", BF16, "exact", None, 8, FloatConverter.pipeline_room(FP32, BF16)),
+    (E4M3, "lmul", 4, "kulisch", FP32, "exact", None, None, 2 + KulischRounder.max_pipeline),
+    (E4M3, "exact", 8, "kulisch", FP32, "exact", None, None, 5),       # 4 finisher stages + 1 cell
+    (E5M2, "exact", 2, "bf16", FP32, "block", 8, None, 2 + FloatConverter.pipeline_room(BF16, FP32)),
+    (E4M3, "exact", 4, "fp32", BF16, "exact", None, 8, 2 + FloatConverter.pipeline_room(FP32, BF16)),
+    (E4M3, "lmul", 8, "fp32", FP32, "exact", None, None, 2),            # fp32 -> FP32: cell stages only
+    (E5M2, "lmul", 1, "fp16", FP32, "block", 14, None, 1),
 ], ids=lambda v: str(v))
 def test_dot_unit_depths(fmt: FloatFormat, kind: str, n: int, acc: str, out: FloatFormat, align: str,
                          w: int | None, promote: int | None, depth: int, quiet) -> None:
-    """The dot unit's finisher stages: bit-exact on ``test_dot_unit_rtl``'s corner stream with stalls,
-    and ``latency`` = cell + finisher stages + 1 measured on back-to-back dot products."""
+    """The dot unit's cell and finisher stages (``split_pipeline``): bit-exact on
+    ``test_dot_unit_rtl``'s corner stream with stalls, and ``latency`` = depth-0 latency + depth
+    measured on back-to-back dot products."""
     assert depth > 0
+    unit = DotUnit(fmt, kind, n, out, k_max=64, acc=acc, align=align, w=w, promote=promote, pipeline=depth)
+    assert (unit.cell_pipeline, unit.fin_pipeline) == split_pipeline(depth, DotCell.max_pipeline,
+                                                                     unit.max_pipeline - DotCell.max_pipeline)
+    with pytest.raises(ParameterError, match=r"DotUnit pipeline must be in 0\.\."):
+        DotUnit(fmt, kind, n, out, k_max=64, acc=acc, align=align, w=w, promote=promote,
+                pipeline=unit.max_pipeline + 1)
     rng = np.random.default_rng(zlib.crc32(f"{fmt} {kind} {n} {acc} depth".encode()))
     check_unit(fmt, kind, n, acc, out, align, w, promote, unit_vectors(fmt, rng, 64), 64, split=n > 1,
                pipeline=depth)
