@@ -38,6 +38,7 @@ from lmul.sweep import (
     headline_sweep,
     mac_by_acc,
     pareto,
+    pipelined_arrays,
     pipelined_macs,
     quick_sweep,
     summarize,
@@ -195,6 +196,28 @@ def pipeline_table(sweep: Sweep, piped: dict) -> list[str]:
     return L
 
 
+def array_speed_table(sweep: Sweep, arrays: dict) -> list[str]:
+    """The "pipelined arrays" lines from ``pipelined_arrays``'s data (the speed target: an 8×8 E4M3
+    array on the ECP5-85F at >= 100 MHz); no lines when the sweep has none."""
+    if not arrays:
+        return []
+    L = ["### Pipelined arrays (ECP5)", "",
+         f"`SystolicArray(pipeline=d)` on the LFE5U-85F (`lmul synth --design systolic_array --size RxC --pipeline d "
+         f"--target ecp5 --target ecp5_pnr`; nextpnr seed 1, design inside the I/O harness); {sweep.parameters()}. "
+         "n/a: not in this sweep.", "",
+         "| format | array | product | pipeline | ECP5 LUT4 | per PE | FF | Fmax (MHz) |",
+         "|---|---|---|---|---|---|---|---|"]
+    for f, r in arrays.items():
+        n = r["size"]
+        for k in sweep.kinds:
+            for d, fig in r[k].items():
+                lut = fig["ecp5_lut4"]
+                L.append(f"| {f} | {n}×{n} | {_kind_label(k)} | {d} | {_num(lut)} | "
+                         f"{_num(None if lut is None else lut / (n * n), '{:,.0f}')} | {_num(fig['ecp5_ff'])} | "
+                         f"{_num(fig['ecp5_fmax_mhz'], '{:.1f}')} |")
+    return L
+
+
 def markdown(sweep: Sweep, res: dict, head: dict, versions: dict, smoke_res: dict, numerics_md: str | None,
              by_acc: dict | None = None, dots: dict | None = None) -> str:
     L = ["# L-Mul vs exact FP multiplication: gates, transistors, LUTs, Fmax", "",
@@ -229,6 +252,7 @@ def markdown(sweep: Sweep, res: dict, head: dict, versions: dict, smoke_res: dic
     dot_lines = dot_table(sweep, dots if dots is not None else dot_units(sweep, res))
     L += [*dot_lines, ""] if dot_lines else []
     pipe_lines = pipeline_table(sweep, pipelined_macs(sweep, res))
+    pipe_lines += ["", *speed] if (speed := array_speed_table(sweep, pipelined_arrays(sweep, res))) else []
     L += [*pipe_lines, ""] if pipe_lines else []
     L += ["## Technology-independent gates (Yosys `synth -flatten`, ABC `-g cmos3`)", "",
           "| design | gates | DFFs | transistors (`stat -tech cmos`) | logic depth |", "|---|---|---|---|---|"]
@@ -510,6 +534,7 @@ def run_report(out: Path, sweep: Sweep, *, workers: int | None = None, numerics_
     points = {p.name: p.to_dict() for p, _ in jobs}
     data = {"tool_versions": versions, "sweep": sweep.to_dict(), "smoke": smoke_res, "headline": head,
             "saving_by_acc": by_acc, "dot_units": dots, "pipelined_macs": pipelined_macs(sweep, res),
+            "pipelined_arrays": pipelined_arrays(sweep, res),
             "paper": {"energy_pj": PAPER_ENERGY_PJ, "claims": PAPER_CLAIMS},
             "results": [{**points[n], "target": t, **r} for (n, t), r in sorted(res.items())],
             "numerics": numerics_json, "paper_claims": paper_data, "plots": files + paper_data["plots"],

@@ -49,6 +49,7 @@ __all__ = [
     "headline_sweep",
     "mac_by_acc",
     "pareto",
+    "pipelined_arrays",
     "pipelined_macs",
     "quick_sweep",
     "saving",
@@ -157,6 +158,9 @@ class Sweep:
     # MAC PEs of these formats also built with this many pipeline stages (MacPE(pipeline=...)): the
     # headline accumulator, every product kind, every target
     mac_pipeline: dict[str, int] = field(default_factory=dict)
+    # the speed target's arrays: a size x size array of these formats at mac_pipeline[fmt] stages (every
+    # product kind, the headline accumulator), synthesised and placed and routed on ECP5 whatever pnr_max_pes
+    speed_arrays: dict[str, int] = field(default_factory=dict)
     # the Pareto view across pipeline depths (``pareto_points``): formats, and the MAC PE depths
     pareto_formats: list[str] = field(default_factory=list)
     pareto_mac_depths: tuple[int, ...] = (0, 3, 7)
@@ -187,8 +191,8 @@ class Sweep:
     def mac_point(self, fmt: str, kind: str, acc: str, pipeline: int = 0) -> DesignPoint:
         return DesignPoint("mac_pe", fmt, replace(self.mac_params(kind, acc), pipeline=pipeline))
 
-    def array_point(self, fmt: str, kind: str, acc: str, size: int) -> DesignPoint:
-        return DesignPoint("systolic_array", fmt, self.mac_params(kind, acc, size))
+    def array_point(self, fmt: str, kind: str, acc: str, size: int, pipeline: int = 0) -> DesignPoint:
+        return DesignPoint("systolic_array", fmt, replace(self.mac_params(kind, acc, size), pipeline=pipeline))
 
     def pareto_points(self) -> list[ParetoPoint]:
         """The Pareto view's points: per format of ``pareto_formats``, the L-Mul PE and the RNE
@@ -225,6 +229,10 @@ class Sweep:
                         p = self.array_point(name, k, a, n)
                         jobs += [(p, t) for t in synth_targets]
                         jobs += [(p, t) for t in pnr_targets if n * n <= self.pnr_max_pes.get(t, 0)]
+        for name, size in self.speed_arrays.items():
+            depth = self.mac_pipeline.get(name, 0)
+            jobs += [(self.array_point(name, k, self.acc, size, depth), t) for k in self.kinds
+                     for t in ("ecp5", "ecp5_pnr") if t in self.targets]
         seen = {(p.name, t) for p, t in jobs}
         jobs += [(pt.point, t) for pt in self.pareto_points() for t in self.targets
                  if t in ("generic", "ice40", "ice40_pnr") and (pt.point.name, t) not in seen]
@@ -264,7 +272,8 @@ class Sweep:
                 "accs": self.accs, "out_fmt": self.out_fmt, "mac_accs": self.mac_accs,
                 "dot_formats": self.dot_formats, "dot_variants": [asdict(v) for v in self.dot_variants],
                 "dot_targets": list(self.dot_targets), "label": self.label, "mac_pipeline": self.mac_pipeline,
-                "pareto_formats": self.pareto_formats, "pareto_mac_depths": list(self.pareto_mac_depths)}
+                "pareto_formats": self.pareto_formats, "pareto_mac_depths": list(self.pareto_mac_depths),
+                "speed_arrays": self.speed_arrays}
 
     @classmethod
     def from_dict(cls, d: dict) -> Sweep:
@@ -275,7 +284,7 @@ class Sweep:
                           ("out_fmt", str), ("mac_accs", lambda v: {f: list(a) for f, a in v.items()}),
                           ("dot_formats", list), ("dot_variants", list), ("dot_targets", tuple),
                           ("label", str), ("mac_pipeline", dict), ("pareto_formats", list),
-                          ("pareto_mac_depths", tuple)):
+                          ("pareto_mac_depths", tuple), ("speed_arrays", dict)):
             if key in d:
                 sw = replace(sw, **{key: conv(d[key])})
         return sw
@@ -293,7 +302,7 @@ def default_sweep() -> Sweep:
                  dot_variants=list(FULL_DOT_VARIANTS),
                  dot_targets=("generic", "ice40", "ecp5", "ice40_pnr", "ecp5_pnr"), label="full",
                  mac_pipeline={"e4m3": 7, "e5m2": 7}, pareto_formats=["e4m3", "e5m2"],
-                 pareto_mac_depths=(0, 1, 2, 3, 5, 7))
+                 pareto_mac_depths=(0, 1, 2, 3, 5, 7), speed_arrays={"e4m3": 8})
 
 
 def headline_sweep() -> Sweep:
@@ -405,6 +414,24 @@ def pipelined_macs(sweep: Sweep, res: dict) -> dict[str, dict[str, dict]]:
         for k in sweep.kinds:
             row[k] = {d: {key: _figure(res, sweep.mac_point(name, k, sweep.acc, d), target, field_)
                           for key, target, field_ in MAC_FIGURES} for d in (0, depth)}
+        out[name] = row
+    return out
+
+
+def pipelined_arrays(sweep: Sweep, res: dict) -> dict[str, dict]:
+    """Per format of ``speed_arrays``: ``{"size", "depth", kind: {depth: {"ecp5_lut4", "ecp5_ff",
+    "ecp5_fmax_mhz"}}}`` for depth 0 and the format's ``mac_pipeline`` depth (ECP5 synthesis and
+    place and route); missing figures are None."""
+    out: dict[str, dict] = {}
+    for name, size in sweep.speed_arrays.items():
+        depth = sweep.mac_pipeline.get(name, 0)
+        row: dict = {"size": size, "depth": depth}
+        for k in sweep.kinds:
+            row[k] = {}
+            for d in dict.fromkeys((0, depth)):
+                p = sweep.array_point(name, k, sweep.acc, size, d)
+                row[k][d] = {"ecp5_lut4": _figure(res, p, "ecp5", "lut4"), "ecp5_ff": _figure(res, p, "ecp5", "dff"),
+                             "ecp5_fmax_mhz": _figure(res, p, "ecp5_pnr", "fmax_mhz")}
         out[name] = row
     return out
 
