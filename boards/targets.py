@@ -55,9 +55,11 @@ class FitModel:
 # Measured with `lmul build` / `lmul report` (nextpnr seed 1; Yosys 0.70, nextpnr 0.11.1 (YoWASP),
 # Amaranth 0.5.10), README "What fits":
 # * iCEBreaker (iCE40UP5K, 5,280 LC): one E4M3 L-Mul MAC PE ~860 LC (`lmul report`, k_max 256); the 2x2
-#   board is 4,653 LC (4,729 before the engine's edge-wide memories), so ~1.2-1.4k LC of UART, host link
-#   and engine (a 3x3 needs 7,741 LC). It meets the 12 MHz oscillator without a divider (12.84 MHz, seed 1;
-#   critical path: array drain register -> column accumulator rounder -> result register). A design that
+#   board is 4,641 LC at pipeline 0 (4,729 before the engine's edge-wide memories), so ~1.2-1.4k LC of UART,
+#   host link and engine (a 3x3 needs 7,741 LC). At pipeline 0 it barely meets the 12 MHz oscillator (12.59 /
+#   12.24 MHz, seeds 1 / 2; critical path: array drain register -> column accumulator rounder -> result
+#   register), so the board is built at pipeline 3 (rounder cuts): 4,877 LC, 20.29 / 21.49 MHz; deeper
+#   (5: 5,075 LC, 25.1 MHz; 7: 5,095 LC, 24.3 MHz) the host link's buffer addressing limits. A design that
 #   does not fit fails in the iCE40 tools within minutes with exact figures, so only arrays estimated
 #   at more than twice the device are refused without them (the suite runs the 3x3 through the tools).
 # * ULX3S (LFE5U-85F, 83,640 LUT4): ~330 LUT4 per PE (8x8: 26,764; 14x14: 70,075 -> 43,311 LUT4 for
@@ -97,7 +99,7 @@ class Board:
 BOARDS = {
     "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", 12e6,
                         LinkConfig(get_format("e4m3"), "lmul", 2, 2, m_max=16, k_max=64, n_max=16, acc="kulisch"),
-                        ofl_board="ice40_generic", bitstream="bin", fit=FIT_ICEBREAKER),
+                        ofl_board="ice40_generic", bitstream="bin", fit=FIT_ICEBREAKER, pipeline=3),
     "ulx3s": Board("ulx3s", "ulx3s:ULX3S_85F_Platform", "ecp5", 25e6,
                    LinkConfig(get_format("e4m3"), "lmul", 14, 14, m_max=64, k_max=256, n_max=64, acc="kulisch"),
                    ofl_board="ulx3s", bitstream="bit", fit=FIT_ULX3S_85F),

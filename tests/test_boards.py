@@ -39,7 +39,8 @@ def test_configure_takes_acc_and_the_cli_knows_every_board() -> None:
 
 def test_configure_takes_a_pipeline_depth_down_to_the_array() -> None:
     ice = BOARDS["icebreaker"]
-    assert ice.pipeline == 0 and configure(ice).pipeline == 0
+    # the iCEBreaker is built at pipeline 3 (timing margin at 12 MHz), the ULX3S at 0 (LUTs)
+    assert ice.pipeline == 3 and configure(ice).pipeline == 3 and BOARDS["ulx3s"].pipeline == 0
     deep = configure(ice, pipeline=7, size=(1, 2))
     assert deep.pipeline == 7 and configure(deep, kind="exact").pipeline == 7      # kept by later overrides
     top = BoardTop(deep)
@@ -89,6 +90,7 @@ def test_lmul_build_small_icebreaker_bitstream_and_program(tmp_path: Path, capsy
     assert "ICESTORM_LC" in text and "Fmax" in text
     assert res["target_mhz"] == 12.0
     assert res["config"]["acc"] == "kulisch" and res["config"]["kind"] == "lmul"
+    assert res["config"]["pipeline"] == 3                               # the board's default depth
     # one constrained clock: the core runs on the 12 MHz board clock (no divider)
     assert list(res["constraint_mhz"].values()) == [12.0]
     met = all(res["fmax_mhz"][k] >= res["constraint_mhz"][k] for k in res["fmax_mhz"])
