@@ -93,8 +93,9 @@ def run(*, samples: int = 1_000_000, seed: int = 0, quick: bool = False, gates: 
     ``acc_study``: item 6's data (``lmul.acc_numerics.run``) if already computed (``lmul report``
     passes its numerics'), else computed here (``quick``: the quick size). ``scheduler``: a Dask
     scheduler address for the synthesis jobs (``lmul.scripts.synth.run_points``). ``asic``: the ASIC
-    section (``lmul.energy.asic_section``'s lines and rows) if already computed (``lmul report``), else
-    computed here unless ``gates="none"`` (``quick``: the three E4M3 multipliers, 2,000 vectors)."""
+    section (``lmul.energy.asic_section``'s lines with a level-4 heading, and rows) if already
+    computed (``lmul report``), else computed here unless ``gates="none"`` (``quick``: the three E4M3
+    multipliers, 2,000 vectors)."""
     say = progress or (lambda s: None)
     t0 = time.time()
     sweep, res, prov = gate_results(gates, quick, report_json, sweep, results, workers, say,   # fails early
@@ -127,11 +128,11 @@ def run(*, samples: int = 1_000_000, seed: int = 0, quick: bool = False, gates: 
     if asic is None and gates != "none":
         from lmul.energy import asic_section, headline_points
         pts = headline_points("e4m3", arrays=False)
-        asic = asic_section(pts[:3] if quick else pts, vectors=2_000 if quick else 10_000, progress=say)
+        asic = asic_section(pts[:3] if quick else pts, heading="####", vectors=2_000 if quick else 10_000,
+                            progress=say)
     if asic is not None:
         lines, rows = asic
-        data["asic"] = {"markdown": [ln.replace("## ASIC", "#### ASIC", 1) if ln.startswith("## ASIC") else ln
-                                     for ln in lines], "rows": rows}
+        data["asic"] = {"markdown": lines, "rows": rows}
     data["seconds"] = round(time.time() - t0, 1)
     return data
 
