@@ -312,22 +312,22 @@ def test_pipelined_mac_table() -> None:
 
 
 def test_pipelined_array_table() -> None:
-    """The whole sweep places and routes the 8×8 E4M3 Kulisch array at the MAC PEs' depth (7) on the
-    ECP5 for both kinds (the speed target) and the report shows it beside the depth-0 array's synthesis."""
+    """The whole sweep places and routes the 4×4 E4M3 Kulisch array at the MAC PEs' depth (7) on the
+    ECP5 for both kinds and the report shows it beside the depth-0 array's figures."""
     from lmul.report import array_speed_table
     from lmul.sweep import pipelined_arrays
     full = default_sweep()
     speed = {(p.params.kind, t) for p, t in full.points()
-             if p.design == "systolic_array" and p.params.pipeline == 7 and p.params.rows == p.params.cols == 8}
+             if p.design == "systolic_array" and p.params.pipeline == 7 and p.params.rows == p.params.cols == 4}
     assert speed == {(k, t) for k in ("exact", "lmul") for t in ("ecp5", "ecp5_pnr")}
     res = fake_results(full)
-    res[("systolic_array_lmul_e4m3_kulisch_k256_fp32_8x8_pipe7", "ecp5_pnr")]["fmax_mhz"] = 123.4
-    res[("systolic_array_lmul_e4m3_kulisch_k256_fp32_8x8_pipe7", "ecp5")]["lut4"] = 19200
+    res[("systolic_array_lmul_e4m3_kulisch_k256_fp32_4x4_pipe7", "ecp5_pnr")]["fmax_mhz"] = 123.4
+    res[("systolic_array_lmul_e4m3_kulisch_k256_fp32_4x4_pipe7", "ecp5")]["lut4"] = 4800
     arrays = pipelined_arrays(full, res)
-    assert list(arrays) == ["e4m3"] and arrays["e4m3"]["size"] == 8 and arrays["e4m3"]["depth"] == 7
-    assert arrays["e4m3"]["lmul"][0]["ecp5_fmax_mhz"] is None                # depth 0: synthesis only
+    assert list(arrays) == ["e4m3"] and arrays["e4m3"]["size"] == 4 and arrays["e4m3"]["depth"] == 7
+    assert arrays["e4m3"]["lmul"][0]["ecp5_fmax_mhz"] is not None             # depth 0: the sweep's 4x4 job
     lines = array_speed_table(full, arrays)
-    assert "| e4m3 | 8×8 | L-Mul | 7 | 19,200 | 300 | 2 | 123.4 |" in lines
+    assert "| e4m3 | 4×4 | L-Mul | 7 | 4,800 | 300 | 2 | 123.4 |" in lines
     assert "### Pipelined arrays (ECP5)" in markdown(full, res, summarize(full, res), {}, {}, None)
     assert pipelined_arrays(headline_sweep(), fake_results(headline_sweep())) == {}
     assert array_speed_table(headline_sweep(), {}) == []
