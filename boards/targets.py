@@ -29,6 +29,7 @@ from lmul.boards.matmul_board import MatmulBoard
 from lmul.boards.protocol import LinkConfig
 from lmul.errors import check_int
 from lmul.formats import FormatError, get_format
+from lmul.rtl.systolic_array import SystolicArray
 from lmul.scripts.synth import _tool
 
 __all__ = ["BOARDS", "Board", "BoardTop", "FitModel", "build", "check_fit", "configure", "estimate_logic",
@@ -141,16 +142,15 @@ class BoardTop(wiring.Component):
 def configure(board: Board, *, fmt: str | None = None, kind: str | None = None, size: tuple[int, int] | None = None,
               m_max: int | None = None, k_max: int | None = None, n_max: int | None = None,
               acc: str | None = None, pipeline: int | None = None) -> Board:
-    """``board`` with its configuration overridden (validated; ``None`` keeps the board's value)."""
+    """``board`` with its configuration overridden (validated; ``None`` keeps the board's value, the
+    board's pipeline depth only as far as the new accumulator has stages for)."""
     c = board.cfg
     cfg = LinkConfig(get_format(fmt) if fmt else c.fmt, kind or c.kind, size[0] if size else c.rows,
                      size[1] if size else c.cols, m_max or c.m_max, k_max or c.k_max, n_max or c.n_max, c.out_fmt,
                      acc or c.acc)
-    if pipeline is not None:
-        from lmul.rtl.systolic_array import SystolicArray
-        check_int("pipeline", pipeline, 0, SystolicArray.pipeline_room(cfg.acc, cfg.out_fmt))
-        board = replace(board, pipeline=pipeline)
-    return replace(board, cfg=cfg)
+    room = SystolicArray.pipeline_room(cfg.acc, cfg.out_fmt)
+    pipeline = min(board.pipeline, room) if pipeline is None else check_int("pipeline", pipeline, 0, room)
+    return replace(board, cfg=cfg, pipeline=pipeline)
 
 
 def estimate_logic(board: Board) -> int | None:

@@ -197,8 +197,8 @@ def pipeline_table(sweep: Sweep, piped: dict) -> list[str]:
 
 
 def array_speed_table(sweep: Sweep, arrays: dict) -> list[str]:
-    """The "pipelined arrays" lines from ``pipelined_arrays``'s data (the speed target: an 8×8 E4M3
-    array on the ECP5-85F at >= 100 MHz); no lines when the sweep has none."""
+    """The "pipelined arrays" lines from ``pipelined_arrays``'s data (arrays at the MAC PEs' depth
+    beside depth 0 on the ECP5-85F); no lines when the sweep has none."""
     if not arrays:
         return []
     L = ["### Pipelined arrays (ECP5)", "",

@@ -50,6 +50,17 @@ def test_configure_takes_a_pipeline_depth_down_to_the_array() -> None:
         configure(ice, pipeline=15)                 # more stages than the Kulisch array has cut points
 
 
+def test_board_default_depth_follows_the_accumulator() -> None:
+    # a board's default depth shrinks to what the chosen accumulator has room for (an FP32 MAC array
+    # into FP32: 3, the converter being wires) instead of failing; asking for more is an error
+    deep = replace(BOARDS["icebreaker"], pipeline=7)
+    assert configure(deep).pipeline == 7
+    fp = configure(deep, acc="fp32", size=(1, 1))
+    assert fp.pipeline == 3 and BoardTop(fp).core.engine.array.pipeline == 3
+    with pytest.raises(FormatError, match="pipeline"):
+        configure(deep, acc="fp32", pipeline=4)
+
+
 def test_lmul_board_sim_runs_the_pipelined_rtl(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["board", "--sim", "--pipeline", "7", "--size", "1x2", "--m", "2", "--k", "3", "--n", "3",
                  "--m-max", "2", "--k-max", "4", "--n-max", "4"]) == 0
