@@ -156,24 +156,20 @@ class SystolicArray(wiring.Component):
         self.builder = self.kind.rtl()(self.fmt)
         # the plain MAC array unless an option needs the dot-unit datapath
         self.dot = n > 1 or align != "exact" or promote is not None
+        cell_max, fin_max = ((DotCell.max_pipeline, DotCell.finisher_room(self.acc, promote, self.out_fmt))
+                             if self.dot else self._pipeline_rooms(self.acc, self.out_fmt))
+        self.pipeline = check_pipeline("SystolicArray", pipeline, cell_max + fin_max)
+        self.cell_pipeline, self.fin_pipeline = split_pipeline(self.pipeline, cell_max, fin_max)
+        fin_kw = {"pipeline": self.fin_pipeline} if self.fin_pipeline else {}
         self.cells: list[list[MacCell | DotCell]]
         if self.dot:
-            fin_max = DotCell.finisher_room(self.acc, promote, self.out_fmt)
-            check_pipeline("SystolicArray", pipeline, DotCell.max_pipeline + fin_max)
-            self.cell_pipeline, self.fin_pipeline = split_pipeline(pipeline, DotCell.max_pipeline, fin_max)
             self.cells = [[DotCell(self.fmt, self.kind, n, k_max, self.acc, align, w, promote, prebiased=True,
                                    pipeline=self.cell_pipeline) for _ in range(cols)] for _ in range(rows)]
-            fin_kw = {"pipeline": self.fin_pipeline} if self.fin_pipeline else {}
             self.finishers = [self.cells[0][c].finisher(self.out_fmt, **fin_kw) for c in range(cols)]
         else:
-            cell_max, fin_max = self._pipeline_rooms(self.acc, self.out_fmt)
-            check_pipeline("SystolicArray", pipeline, cell_max + fin_max)
-            self.cell_pipeline, self.fin_pipeline = split_pipeline(pipeline, cell_max, fin_max)
             self.cells = [[MacCell(self.fmt, self.kind, k_max, self.acc, prebiased=True, pipeline=self.cell_pipeline)
                            for _ in range(cols)] for _ in range(rows)]
-            fin_kw = {"pipeline": self.fin_pipeline} if self.fin_pipeline else {}
             self.finishers = [self.cells[0][c].accumulator.finisher(self.out_fmt, **fin_kw) for c in range(cols)]
-        self.pipeline = pipeline
         self.state_layout = self.cells[0][0].result.shape()
         self.latency = rows + cols + self.cells[0][0].latency + self.fin_pipeline + 2
         super().__init__({"i": In(stream.Signature(in_layout(self.fmt, rows, cols, n))),
