@@ -29,6 +29,7 @@ from lmul.boards.matmul_board import MatmulBoard
 from lmul.boards.protocol import LinkConfig
 from lmul.errors import check_int
 from lmul.formats import FormatError, get_format
+from lmul.rtl.latency import REPLICA_YOSYS
 from lmul.rtl.systolic_array import SystolicArray
 from lmul.scripts.synth import _tool
 
@@ -63,11 +64,12 @@ class FitModel:
 #   (5: 5,075 LC, 25.1 MHz; 7: 5,095 LC, 24.3 MHz) the host link's buffer addressing limits. A design that
 #   does not fit fails in the iCE40 tools within minutes with exact figures, so only arrays estimated
 #   at more than twice the device are refused without them (the suite runs the 3x3 through the tools).
-# * ULX3S (LFE5U-85F, 83,640 LUT4): ~330 LUT4 per PE (8x8: 26,764; 14x14: 70,075 -> 43,311 LUT4 for
-#   132 more PEs) + ~5.8k; the estimate is within 1 % at both sizes. ECP5 builds of this size take up
-#   to hours (15x15 at 95 % never finished routing), so anything estimated over the device is refused.
+# * ULX3S (LFE5U-85F, 83,640 LUT4): before the fed engine ~330 LUT4 per PE (8x8: 26,764; 14x14: 70,075)
+#   + ~5.8k; the fed engine's 14x14 (edge-wide memories, fewer LUTs) is 64,245 LUT4, so ~298 per PE with
+#   the same overhead (one size re-measured). ECP5 builds of this size take up to hours, and a 15x15 at
+#   95 % (before the fed engine) never finished routing, so estimates over 95 % are refused.
 FIT_ICEBREAKER = FitModel("ICESTORM_LC", "LC", 5280, per_pe=860, overhead=1400, refuse_above=2.0)
-FIT_ULX3S_85F = FitModel("TRELLIS_COMB", "LUT4", 83640, per_pe=330, overhead=5800, refuse_above=1.0)
+FIT_ULX3S_85F = FitModel("TRELLIS_COMB", "LUT4", 83640, per_pe=298, overhead=5800, refuse_above=0.95)
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,8 @@ def check_fit(board: Board) -> None:
         return
     c = board.cfg
     per = fit.per_pe * (est - fit.overhead) / (fit.per_pe * c.rows * c.cols)
-    largest = max((n for n in range(1, 65) if fit.overhead + n * n * per <= fit.available), default=0)
+    limit = min(1.0, fit.refuse_above) * fit.available
+    largest = max((n for n in range(1, 65) if fit.overhead + n * n * per <= limit), default=0)
     hint = f"the largest square array estimated to fit is {largest}x{largest}" if largest else \
         "not even a 1x1 array is estimated to fit"
     raise FormatError(
@@ -215,7 +218,7 @@ def build(board: Board, out: Path, *, seed: int = 1) -> dict:
     try:
         # prepare + execute_local rather than build(): amaranth-boards' ULX3S lists openFPGALoader
         # as required even when only building; programming is ``program()``'s job here
-        plan = platform.prepare(BoardTop(board), "top",
+        plan = platform.prepare(BoardTop(board), "top", script_after_read=REPLICA_YOSYS,
                                 nextpnr_opts=f"--timing-allow-fail --seed {seed} --report report.json")
         plan.execute_local(str(out))
     except subprocess.CalledProcessError as e:

@@ -25,6 +25,7 @@ from amaranth.lib import data, wiring
 from lmul.arith import accumulator, check_dot_unit, product_kind
 from lmul.errors import ParameterError, check_int
 from lmul.formats import FloatFormat, get_format
+from lmul.rtl.latency import REPLICA, REPLICA_YOSYS
 
 __all__ = ["DEFAULT_N", "DESIGNS", "MAX_ENGINE_WORDS", "MAX_K", "MAX_PIPELINE", "MAX_SIDE", "Design", "DesignParams",
            "build_design",
@@ -326,6 +327,8 @@ def port_map(comp: wiring.Component, text: str, module: str, *, design: str | No
         if design in DESIGNS:
             out["uses"] = list(DESIGNS[design].uses)
     out["ports"] = ports
+    # per-PE copies a synthesis tool must not merge (lmul.rtl.latency.REPLICA)
+    out["replica_attr"] = next(iter(REPLICA)) if next(iter(REPLICA)) in text else None
     return out
 
 
@@ -345,7 +348,13 @@ def port_map_markdown(pm: dict) -> str:
     lat = pm.get("latency")
     lines += [f"Latency: {lat} cycle{'' if lat == 1 else 's'} (the component's `latency`)." if lat is not None
               else "Latency: the component has no `latency` attribute.", "",
-              "Packed ports: bit 0 is the LSB; `[hi:lo]` are the field's bits in the port.", "",
+              "Packed ports: bit 0 is the LSB; `[hi:lo]` are the field's bits in the port.", ""]
+    if pm.get("replica_attr"):
+        lines += [f"Synthesis: the flip-flops of signals marked `(* {pm['replica_attr']} *)` are per-PE copies of one "
+                  "control bit; keep each one (Yosys, right after reading the Verilog: "
+                  f"`{REPLICA_YOSYS.strip().replace(chr(10), '; ')}`; other tools: their keep / don't-touch "
+                  "attribute), or synthesis merges them into nets that span the array.", ""]
+    lines += [
               "| port | direction | width | field | bits | width |", "|---|---|---|---|---|---|"]
     for p in pm["ports"]:
         extra = f" {p['doc']}" if "doc" in p else ""

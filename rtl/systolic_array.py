@@ -3,7 +3,7 @@ n K-steps per beat (golden twin: ``lmul.sim.systolic_array.matmul``)."""
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape, Signal, Value
+from amaranth.hdl import Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -14,6 +14,7 @@ from lmul.formats import FP32, FloatFormat, get_format
 from lmul.rtl.dot_cell import DotCell
 from lmul.rtl.float_layout import FloatLayout
 from lmul.rtl.fp_accumulator import check_pipeline
+from lmul.rtl.latency import REPLICA
 from lmul.rtl.mac_cell import MacCell
 from lmul.rtl.mac_pe import split_pipeline
 
@@ -76,8 +77,10 @@ class SystolicArray(wiring.Component):
     k_max : int
         Longest K (>= 1, default 4096): sets the accumulator width, which cannot overflow for
         up to ``k_max`` terms; longer tiles are outside the contract.
-    fifo_depth : int
-        Output FIFO depth in result rows (>= 2, default 4).
+    fifo_depth : int or None
+        Output FIFO depth in result rows. At pipeline 0 at least 2 (default 4); at pipeline > 0 at
+        least ``rows`` (default ``latency + 2 * rows``, which never throttles tiles of ``rows`` or
+        more beats while ``o`` is ready; see flow control below).
     acc : str or Accumulator
         Accumulator (default ``kulisch``; ``lmul.arith.ACCUMULATORS``).
     n : int
@@ -95,7 +98,9 @@ class SystolicArray(wiring.Component):
         (lane products registered, builders split; 0..2) and the finisher's ``pipeline``
         (``cell_pipeline``, ``fin_pipeline``). A MAC array's largest is ``pipeline_room(acc,
         out_fmt)``; more raises ``ParameterError``. Results do not change; ``latency`` grows by
-        ``pipeline``.
+        ``pipeline``. A pipelined array (> 0) is built for clock speed: credit flow control
+        instead of a global enable, and every PE's valid/last register is its own flip-flop
+        (``REPLICA``: synthesis keeps the copies instead of one flip-flop per anti-diagonal).
 
     Attributes
     ----------
@@ -124,10 +129,14 @@ class SystolicArray(wiring.Component):
     Throughput one ``i`` beat (one k, or n of them) per cycle and one ``o`` beat per cycle. A
     tile needs at least ``rows`` cycles to drain its column registers: a ``last`` beat that
     comes sooner is held back (``i.ready`` low), so tiles of at least ``rows`` beats run with no
-    bubbles and shorter tiles take ``rows`` cycles each. Flow control: one global advance enable
-    (the output FIFO has room); a full FIFO freezes the whole array, so nothing is lost or
-    duplicated. Without input, bubbles enter, so the last tile always drains. Synchronous reset
-    clears all state (a tile in flight is dropped).
+    bubbles and shorter tiles take ``rows`` cycles each. Flow control at pipeline 0: one global
+    advance enable (the output FIFO has room); a full FIFO freezes the whole array, so nothing is
+    lost or duplicated. At pipeline > 0 the array never stops (no enable fans out to every
+    register, the critical net of large arrays): a tile's ``last`` beat is taken only when the
+    FIFO has room reserved for its ``rows`` results (credits: ``fifo_depth`` minus rows reserved
+    and not yet read), so a slow reader holds back ``i`` at tile boundaries only. Without input,
+    bubbles enter, so the last tile always drains. Synchronous reset clears all state (a tile in
+    flight is dropped).
     """
 
     @staticmethod
@@ -144,13 +153,13 @@ class SystolicArray(wiring.Component):
         return sum(SystolicArray._pipeline_rooms(acc, out_fmt))
 
     def __init__(self, fmt: FloatFormat | str, kind: str | ProductKind = "exact", rows: int = 4, cols: int = 4,
-                 out_fmt: FloatFormat | str = FP32, k_max: int = 4096, fifo_depth: int = 4, *,
+                 out_fmt: FloatFormat | str = FP32, k_max: int = 4096, fifo_depth: int | None = None, *,
                  acc: str | Accumulator = "kulisch", n: int = 1, align: str = "exact", w: int | None = None,
                  promote: int | None = None, pipeline: int = 0) -> None:
         self.fmt, self.out_fmt = get_format(fmt), get_format(out_fmt)
         self.kind, self.acc = product_kind(kind), check_dot_unit(n, acc, align, w, promote)
         self.rows, self.cols = check_int("rows", rows, 1), check_int("cols", cols, 1)
-        self.k_max, self.fifo_depth = check_int("k_max", k_max, 1), check_int("fifo_depth", fifo_depth, 2)
+        self.k_max = check_int("k_max", k_max, 1)
         self.n, self.align, self.w, self.promote = n, align, w, promote
         self.kind.check(self.fmt)
         self.builder = self.kind.rtl()(self.fmt)
@@ -160,6 +169,9 @@ class SystolicArray(wiring.Component):
                              if self.dot else self._pipeline_rooms(self.acc, self.out_fmt))
         self.pipeline = check_pipeline("SystolicArray", pipeline, cell_max + fin_max)
         self.cell_pipeline, self.fin_pipeline = split_pipeline(self.pipeline, cell_max, fin_max)
+        self.credit = self.pipeline > 0
+        if fifo_depth is not None:                  # a pipelined array's FIFO must hold a whole tile
+            check_int("fifo_depth", fifo_depth, max(rows, 2) if self.credit else 2)
         fin_kw = {"pipeline": self.fin_pipeline} if self.fin_pipeline else {}
         self.cells: list[list[MacCell | DotCell]]
         if self.dot:
@@ -172,6 +184,7 @@ class SystolicArray(wiring.Component):
             self.finishers = [self.cells[0][c].accumulator.finisher(self.out_fmt, **fin_kw) for c in range(cols)]
         self.state_layout = self.cells[0][0].result.shape()
         self.latency = rows + cols + self.cells[0][0].latency + self.fin_pipeline + 2
+        self.fifo_depth = fifo_depth if fifo_depth is not None else self.latency + 2 * rows if self.credit else 4
         super().__init__({"i": In(stream.Signature(in_layout(self.fmt, rows, cols, n))),
                           "o": Out(stream.Signature(out_layout(self.out_fmt, rows, cols)))})
 
@@ -182,14 +195,24 @@ class SystolicArray(wiring.Component):
 
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=Shape.cast(self.o.payload.shape()).width,
                                                     depth=self.fifo_depth)
-        adv = Signal()
-        m.d.comb += adv.eq(fifo.w_rdy)
+        # pipelined: free-running (results have room reserved, below); else one global enable
+        adv: Value = Const(1)
+        replica = REPLICA if self.credit else {}
+        if not self.credit:
+            adv = Signal()
+            m.d.comb += adv.eq(fifo.w_rdy)
 
-        # --- input: tile spacing (>= R cycles between `last` beats) ---------------------------
+        # --- input: tile spacing (>= R cycles between `last` beats), FIFO credits -------------
         gap = Signal(range(R), init=R - 1)
         gap_ok = gap == R - 1
-        m.d.comb += self.i.ready.eq(adv & (~self.i.p.last | gap_ok))
         inject = Signal()
+        take_ok: Value = gap_ok
+        if self.credit:
+            # rows of the FIFO not reserved by a taken tile: a `last` beat reserves R, a read frees one
+            free = Signal(range(self.fifo_depth + 1), init=self.fifo_depth)
+            take_ok = gap_ok & (free >= R)
+            m.d.sync += free.eq(free - Mux(inject & self.i.p.last, R, 0) + (fifo.r_rdy & fifo.r_en))
+        m.d.comb += self.i.ready.eq(adv & (~self.i.p.last | take_ok))
         m.d.comb += inject.eq(self.i.valid & self.i.ready)
         with m.If(adv):
             with m.If(inject & self.i.p.last):
@@ -198,9 +221,9 @@ class SystolicArray(wiring.Component):
                 m.d.sync += gap.eq(gap + 1)
 
         # --- edge skew --------------------------------------------------------------------------
-        def delay(v: Value, n: int, name: str) -> Value:
+        def delay(v: Value, n: int, name: str, attrs: dict | None = None) -> Value:
             for s in range(n):
-                r = Signal.like(v, name=f"{name}_d{s}")
+                r = Signal.like(v, name=f"{name}_d{s}", attrs=attrs)
                 with m.If(adv):
                     m.d.sync += r.eq(v)
                 v = r
@@ -220,10 +243,10 @@ class SystolicArray(wiring.Component):
         a_edge, v_edge, l_edge, c_edge = [], [], [], []
         for r in range(R):
             a_edge.append(delay(a_in_rows[r], r, f"a{r}"))
-            v_edge.append(delay(inject, r, f"v{r}"))
-            l_edge.append(delay(inject & self.i.p.last, r, f"l{r}"))
+            v_edge.append(delay(inject, r, f"v{r}", replica))
+            l_edge.append(delay(inject & self.i.p.last, r, f"l{r}", replica))
             if self.dot and n > 1:
-                c_edge.append(delay(count, r, f"cnt{r}"))
+                c_edge.append(delay(count, r, f"cnt{r}", replica))
         b_edge = []
         for c in range(C):
             if not self.dot:
@@ -249,12 +272,14 @@ class SystolicArray(wiring.Component):
                 if self.dot:
                     m.d.comb += cell.count.eq(c_in if c_in is not None else 1)
                 a_nx = Signal(a_layout, name=f"a_{r}_{c}")
-                v_nx, l_nx = Signal(name=f"v_{r}_{c}"), Signal(name=f"l_{r}_{c}")
+                # the last column's copies drive nothing: unmarked, so synthesis drops them
+                keep = replica if c < C - 1 else {}
+                v_nx, l_nx = Signal(name=f"v_{r}_{c}", attrs=keep), Signal(name=f"l_{r}_{c}", attrs=keep)
                 b_nx = Signal(b_layout, name=f"b_{r}_{c}")
                 with m.If(adv):
                     m.d.sync += [a_nx.eq(a_in), v_nx.eq(v_in), l_nx.eq(l_in), b_nx.eq(b_above[c])]
                 if c_in is not None:
-                    c_nx = Signal.like(c_in, name=f"cnt_{r}_{c}")
+                    c_nx = Signal.like(c_in, name=f"cnt_{r}_{c}", attrs=keep)
                     with m.If(adv):
                         m.d.sync += c_nx.eq(c_in)
                     c_in = c_nx

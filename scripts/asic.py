@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmul.scripts.synth import SynthError, _run, _tool
+from lmul.scripts.synth import SynthError, _run, _tool, replica_script
 
 __all__ = ["APT_PACKAGES", "IN_SLEW", "OUT_LOAD_CELL", "AsicError", "Library", "Netlist", "count_toggles",
            "library", "map_design", "missing_tools", "net_energies", "parse_liberty", "parse_netlist",
@@ -282,7 +282,7 @@ def map_design(vtext: str, top: str, work: Path, timeout: float = 3600) -> tuple
     shutil.copy(lib_dir() / f"{LIB_NAME}.lib", work / "cells.lib")
     (work / "d.v").write_text(vtext)
     (work / "map.ys").write_text(
-        f"read_verilog d.v\nsynth -flatten -top {top}\ndfflegalize -cell $_DFF_P_ 01\n"
+        f"read_verilog d.v\n{replica_script(vtext)}synth -flatten -top {top}\ndfflegalize -cell $_DFF_P_ 01\n"
         "dfflibmap -liberty cells.lib\nabc -liberty cells.lib\ndelete t:$scopeinfo\nopt_clean -purge\n"
         "rename -hide w:* \nsplitnets\nrename -enumerate\nopt_clean\n"
         "tee -o stat.txt stat -liberty cells.lib\nwrite_verilog -noattr -noexpr net.v\n")

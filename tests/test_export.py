@@ -113,3 +113,15 @@ def test_multiplier_export_without_clock(tmp_path: Path) -> None:
     pm = json.loads(v.with_suffix(".json").read_text())
     assert pm["latency"] == 0 and [p["name"] for p in pm["ports"]] == ["a", "b", "o"]
     assert all(p["width"] == 8 and [f["name"] for f in p["fields"]] == ["man", "exp", "sign"] for p in pm["ports"])
+
+
+def test_pipelined_array_export_names_its_replicas(tmp_path: Path) -> None:
+    """A pipelined array's per-PE valid/last copies are marked in the Verilog, and the sidecars say
+    how to keep them (one flip-flop per copy) in the user's own flow; a depth-0 array has none."""
+    v = export_design("systolic_array", "e4m3", DesignParams(rows=2, cols=3, k_max=16, pipeline=2), tmp_path)
+    pm = json.loads(v.with_suffix(".json").read_text())
+    assert pm["replica_attr"] == "lmul_replica" and "(* lmul_replica" in v.read_text()
+    assert "setattr -set keep 1 a:lmul_replica" in v.with_suffix(".md").read_text()
+    flat = export_design("systolic_array", "e4m3", DesignParams(rows=2, cols=3, k_max=16), tmp_path)
+    assert json.loads(flat.with_suffix(".json").read_text())["replica_attr"] is None
+    assert "lmul_replica" not in flat.with_suffix(".md").read_text()

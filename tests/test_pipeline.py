@@ -27,7 +27,15 @@ from amaranth.sim import Simulator
 from streams import expect_idle, get, put, results_and_latencies, run
 from test_dot_unit import check_unit, unit_beats, unit_vectors
 from test_fp_accumulator import corner_vectors
-from test_mac_amaranth import DOT_ARRAY_CASES, MAC_CASES, check_array_tiles, check_dot_array, mac_beats
+from test_mac_amaranth import (
+    DOT_ARRAY_CASES,
+    MAC_CASES,
+    check_array,
+    check_array_tiles,
+    check_dot_array,
+    mac_beats,
+    tile_beats,
+)
 
 from lmul.arith import accumulator, check_dot_unit, kulisch_bits
 from lmul.errors import ParameterError
@@ -43,6 +51,7 @@ from lmul.rtl.systolic_array import SystolicArray
 from lmul.sim.fp_multiplier import FixedProducts
 from lmul.sim.kulisch import accumulate
 from lmul.sim.mac_pe import dot
+from lmul.sim.systolic_array import matmul
 from lmul.vectors import special_values
 
 # --- MAC PEs at every depth ------------------------------------------------------------------------
@@ -323,6 +332,42 @@ def test_systolic_array_depths(fmt: FloatFormat, kind: str, acc: str, out: Float
     assert dut.latency == rows + cols + dut.cells[0][0].latency + dut.fin_pipeline + 2
     assert dut.cell_pipeline + dut.fin_pipeline == depth
     check_array_tiles(dut, stall)
+
+
+@pytest.mark.parametrize(("kind", "acc", "rows", "cols", "depth"), [
+    ("lmul", "kulisch", 3, 2, 7), ("exact", "fp32", 4, 2, 2)], ids=lambda v: str(v))
+def test_pipelined_array_credits(kind: str, acc: str, rows: int, cols: int, depth: int) -> None:
+    """Credit flow control of a pipelined array (no global enable): with the default FIFO
+    (``latency + 2 rows``) back-to-back tiles of ``rows`` beats go in one beat per cycle while
+    ``o`` is ready; with the smallest FIFO (``rows``) and a slow reader tiles are held back at
+    their ``last`` beat and nothing is lost; a FIFO smaller than a tile is refused."""
+    rng = np.random.default_rng(11)
+    tiles = [(rng.integers(0, 256, (rows, rows)), rng.integers(0, 256, (rows, cols))) for _ in range(10)]
+    dut = SystolicArray(E4M3, kind, rows, cols, FP32, k_max=32, acc=acc, pipeline=depth)
+    assert dut.credit and dut.fifo_depth == dut.latency + 2 * rows
+    beats = tile_beats(E4M3, tiles)
+    expected = [list(map(int, row)) for a, b in tiles for row in matmul(E4M3, a, b, FP32, kind, acc)]
+    t_in: list[int] = []
+
+    async def source(ctx) -> None:
+        await put(ctx, dut.i, beats, cycles=t_in)
+
+    async def sink(ctx) -> None:
+        got = await get(ctx, dut.o, len(expected))
+        assert [[c.as_bits() for c in p.c] for p in got] == expected
+
+    run(dut, source, sink)
+    assert np.diff(t_in).tolist() == [1] * (len(beats) - 1)
+    small = SystolicArray(E4M3, kind, rows, cols, FP32, k_max=32, acc=acc, pipeline=depth, fifo_depth=rows)
+    check_array(small, tiles, rng, 0.6)
+    with pytest.raises(ParameterError, match="fifo_depth"):
+        SystolicArray(E4M3, kind, rows, cols, FP32, k_max=32, acc=acc, pipeline=depth, fifo_depth=rows - 1)
+    with warnings.catch_warnings():              # only its parameters are checked
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        flat = SystolicArray(E4M3, kind, rows, cols, FP32, k_max=32, acc=acc)
+        assert not flat.credit and flat.fifo_depth == 4
+        del flat
+        gc.collect()
 
 
 @pytest.mark.parametrize("stall", [0.0, 0.35])

@@ -6,11 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from amaranth.back import verilog
+from amaranth.hdl import Cat, Module, Signal
 
 from lmul.arith import accumulator
+from lmul.designs import DesignParams
 from lmul.formats import FormatError
 from lmul.report import Sweep, markdown, run_report
-from lmul.scripts.synth import TARGETS, DesignPoint, run_points, synthesize
+from lmul.rtl.latency import REPLICA
+from lmul.scripts.synth import TARGETS, DesignPoint, run_points, run_tools, synthesize
 from lmul.sweep import Sweep as SweepDef
 from lmul.sweep import acc_label, default_sweep, dot_units, headline_sweep, mac_by_acc, quick_sweep, summarize
 
@@ -61,8 +65,28 @@ def test_bad_points_are_clear_errors() -> None:
     assert "unknown design" in next(iter(res.values()))["error"]
 
 
+def test_replicas_stay_separate_flip_flops() -> None:
+    """Registers marked ``REPLICA`` keep one flip-flop each through the generic and FPGA flows
+    (``opt_merge`` folds identical unmarked ones): two marked copies of one bit and two unmarked
+    copies of another are three flip-flops. A pipelined array marks its per-PE valid/last copies;
+    at depth 0 the Verilog has no mark (its flow, and cached results, unchanged)."""
+    m = Module()
+    x, z = Signal(), Signal()
+    copies = [Signal(name=f"r{i}", attrs=attrs) for i, attrs in enumerate([REPLICA, REPLICA, {}, {}])]
+    m.d.sync += [r.eq(v) for r, v in zip(copies, [x, x, z, z], strict=True)]
+    y = Signal(len(copies))
+    m.d.comb += y.eq(Cat(*copies))
+    vtext = verilog.convert(m, ports=[x, z, y], name="top")
+    assert run_tools(vtext, "top", "ice40", "replica", 600)["dff"] == 3
+    assert run_tools(vtext, "top", "generic", "replica", 600)["dffs"] == 3
+    attr = next(iter(REPLICA))
+    array = DesignPoint("systolic_array", "e4m3", DesignParams(rows=3, cols=3, k_max=16))
+    assert attr not in verilog.convert(array.component(), name="top")
+    deep = DesignPoint("systolic_array", "e4m3", DesignParams(rows=3, cols=3, k_max=16, pipeline=1))
+    assert attr in verilog.convert(deep.component(), name="top")
+
+
 def test_dearest_jobs_start_first() -> None:
-    from lmul.designs import DesignParams
     from lmul.scripts.synth import job_weight
     big, small = (DesignPoint("systolic_array", "e4m3", DesignParams(rows=r, cols=r)) for r in (8, 4))
     assert job_weight(big, "generic") > job_weight(small, "generic") > job_weight(small, "ice40")
