@@ -48,12 +48,17 @@ class MatmulBoard(wiring.Component):
     """
 
     def __init__(self, cfg: LinkConfig, divisor: int, timeout_cycles: int, pipeline: int = 0) -> None:
-        self.cfg, self.pipeline = cfg, pipeline
+        self.cfg = cfg
         self.uart_rx, self.uart_tx = UARTRx(divisor), UARTTx(divisor)
         self.link = HostLink(cfg, timeout_cycles)
         self.engine = MatmulEngine(cfg.fmt, cfg.kind, cfg.rows, cfg.cols, cfg.out_fmt, cfg.m_max, cfg.k_max,
                                    cfg.n_max, acc=cfg.acc, pipeline=pipeline)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
+
+    @property
+    def pipeline(self) -> int:
+        """The engine array's extra register stages."""
+        return self.engine.pipeline
 
     def elaborate(self, platform: object) -> Module:
         m = Module()

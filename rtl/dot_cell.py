@@ -174,7 +174,7 @@ class DotCell(wiring.Component):
         if self.is_float:
             self.a_fmt, self.mode = float_acc_format(self.acc)
             check_float_acc(self.fmt, self.a_fmt)
-            self.r_fmt = FP32 if promote is not None else self.a_fmt      # format of ``result``
+            self.r_fmt = self.result_format(self.acc, promote)             # format of ``result``
             if promote is not None:
                 check_float_acc(self.fmt, FP32)
             state: object = FloatLayout(self.r_fmt)
@@ -192,13 +192,18 @@ class DotCell(wiring.Component):
                           "done": Out(1), "result": Out(state)})
 
     @staticmethod
+    def result_format(acc: Accumulator, promote: int | None) -> FloatFormat:
+        """The format of ``result`` of a cell with the (checked) float accumulator ``acc``: FP32
+        with promotion, else the accumulator's own."""
+        return FP32 if promote is not None else float_acc_format(acc)[0]
+
+    @staticmethod
     def finisher_room(acc: Accumulator, promote: int | None, out_fmt: FloatFormat | str) -> int:
         """``max_pipeline`` of the ``finisher(out_fmt)`` of a cell with the (checked) accumulator
         ``acc`` and promotion ``promote``, known before building one."""
         if acc.kind.name != FLOAT_ACC:
             return KulischRounder.max_pipeline
-        r_fmt = FP32 if promote is not None else float_acc_format(acc)[0]
-        return FloatConverter.pipeline_room(r_fmt, get_format(out_fmt))
+        return FloatConverter.pipeline_room(DotCell.result_format(acc, promote), get_format(out_fmt))
 
     def finisher(self, out_fmt: FloatFormat | str, *, pipeline: int = 0) -> wiring.Component:
         """The combinational component rounding ``result`` to ``out_fmt`` (``FloatConverter`` from

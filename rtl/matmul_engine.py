@@ -135,7 +135,6 @@ class MatmulEngine(wiring.Component):
         for name, v in (("m_max", m_max), ("k_max", k_max), ("n_max", n_max)):
             check_int(name, v, 1)
         self.array = SystolicArray(self.fmt, kind, rows, cols, self.out_fmt, k_max=k_max, acc=acc, pipeline=pipeline)
-        self.pipeline = pipeline
         self.kind, self.acc, self.rows, self.cols = self.array.kind, self.array.acc, rows, cols
         self.m_max, self.k_max, self.n_max = m_max, k_max, n_max
         self.latency = self.array.latency + 1
@@ -145,6 +144,11 @@ class MatmulEngine(wiring.Component):
             "res": Out(stream.Signature(res_layout(self.out_fmt, cols, m_max, n_max))),
             "busy": Out(1), "error": Out(1), "weights_ok": Out(1),
         })
+
+    @property
+    def pipeline(self) -> int:
+        """The array's extra register stages (``array.pipeline``)."""
+        return self.array.pipeline
 
     def elaborate(self, platform: object) -> Module:
         m = Module()

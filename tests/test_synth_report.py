@@ -86,6 +86,19 @@ def test_replicas_stay_separate_flip_flops() -> None:
     assert attr in verilog.convert(deep.component(), name="top")
 
 
+def test_timeouts_are_cached_until_a_longer_limit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A tool run stopped at its time limit is a cached result (a ``--full`` re-run does not spend
+    the hour again); a longer limit runs it again, and a real result serves every limit."""
+    monkeypatch.setenv("LMUL_BUILD", str(tmp_path))
+    point = DesignPoint("lmul_pe", "e4m3")
+    res = synthesize(point, "generic", timeout=0.01)
+    assert res["timed_out"] == 0.01 and "timed out after" in res["error"] and "transistors" not in res
+    assert synthesize(point, "generic", timeout=0.01) == res
+    done = synthesize(point, "generic", timeout=600)
+    assert "error" not in done and done["transistors"] > 0
+    assert synthesize(point, "generic", timeout=0.01) == done
+
+
 def test_dearest_jobs_start_first() -> None:
     from lmul.scripts.synth import job_weight
     big, small = (DesignPoint("systolic_array", "e4m3", DesignParams(rows=r, cols=r)) for r in (8, 4))
