@@ -60,8 +60,9 @@ class FitModel:
 #   board is 4,641 LC at pipeline 0 (4,729 before the engine's edge-wide memories), so ~1.2-1.4k LC of UART,
 #   host link and engine (a 3x3 needs 7,741 LC). At pipeline 0 it barely meets the 12 MHz oscillator (12.59 /
 #   12.24 MHz, seeds 1 / 2; critical path: array drain register -> column accumulator rounder -> result
-#   register), so the board is built at pipeline 3 (rounder cuts): 4,877 LC, 20.29 / 21.49 MHz; deeper
-#   (5: 5,075 LC, 25.1 MHz; 7: 5,095 LC, 24.3 MHz) the host link's buffer addressing limits. A design that
+#   register), so the board is built at pipeline 3 (rounder cuts): 4,764 LC, 16 EBR, 20.68 MHz; deeper
+#   (5: 5,075 LC, 25.1 MHz; 7: 5,095 LC, 24.3 MHz, before the credit flow control) the host link's
+#   buffer addressing limits. A design that
 #   does not fit fails in the iCE40 tools within minutes with exact figures, so only arrays estimated
 #   at more than twice the device are refused without them (the suite runs the 3x3 through the tools).
 # * ULX3S (LFE5U-85F, 83,640 LUT4): before the fed engine ~330 LUT4 per PE (8x8: 26,764; 14x14: 70,075)
