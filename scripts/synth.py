@@ -15,7 +15,10 @@ Targets (each a pure function of the design's Verilog, cached by a content hash)
 
 Tools are found through env vars ``YOSYS``, ``NEXTPNR_ICE40``, ``NEXTPNR_ECP5`` (default: the
 YoWASP commands). Results are cached under ``lmul.build_root() / "synth" / "cache"`` (``$LMUL_BUILD``,
-else ``./build``: the one build folder of the whole project), work folders under ``.../synth``.
+else ``./build``: the one build folder of the whole project), work folders under ``.../synth``. A
+tool run stopped at its time limit is cached too, as ``{"error": ..., "timed_out": limit}``; a call
+with a longer limit runs it again. Designs that mark per-PE register copies
+(``lmul.rtl.latency.REPLICA``) get ``REPLICA_YOSYS`` right after reading, so the copies stay apart.
 """
 
 from __future__ import annotations
