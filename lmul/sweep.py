@@ -162,7 +162,7 @@ class Sweep:
     mac_pipeline: dict[str, int] = field(default_factory=dict)
     # pipelined arrays: a size x size array of these formats at mac_pipeline[fmt] stages (every product
     # kind, the headline accumulator), synthesised and placed and routed on ECP5 whatever pnr_max_pes (the
-    # whole sweep: 4x4, ~10 min each; an 8x8 at depth 7 takes Yosys and nextpnr ~1.5 hours, README)
+    # whole sweep: 4x4, ~10 min each; an 8x8 at depth 7 takes nextpnr 10-30 min, README)
     speed_arrays: dict[str, int] = field(default_factory=dict)
     # the Pareto view across pipeline depths (``pareto_points``): formats, and the MAC PE depths
     pareto_formats: list[str] = field(default_factory=list)
