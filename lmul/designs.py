@@ -25,7 +25,7 @@ from amaranth.lib import data, wiring
 from lmul.arith import accumulator, check_dot_unit, product_kind
 from lmul.errors import ParameterError, check_int
 from lmul.formats import FloatFormat, get_format
-from lmul.rtl.latency import REPLICA, REPLICA_YOSYS
+from lmul.rtl.latency import REPLICA_ATTR, REPLICA_YOSYS, marks_replicas
 
 __all__ = ["DEFAULT_N", "DESIGNS", "MAX_ENGINE_WORDS", "MAX_K", "MAX_PIPELINE", "MAX_SIDE", "Design", "DesignParams",
            "build_design",
@@ -328,7 +328,7 @@ def port_map(comp: wiring.Component, text: str, module: str, *, design: str | No
             out["uses"] = list(DESIGNS[design].uses)
     out["ports"] = ports
     # per-PE copies a synthesis tool must not merge (lmul.rtl.latency.REPLICA)
-    out["replica_attr"] = next(iter(REPLICA)) if next(iter(REPLICA)) in text else None
+    out["replica_attr"] = REPLICA_ATTR if marks_replicas(text) else None
     return out
 
 

@@ -15,7 +15,8 @@ from amaranth.hdl import Module, Signal, Value, ValueCastable
 
 from lmul.errors import check_int
 
-__all__ = ["LATENCIES", "REPLICA", "REPLICA_YOSYS", "check_latency", "drive_output", "register_inputs", "stage"]
+__all__ = ["LATENCIES", "REPLICA", "REPLICA_ATTR", "REPLICA_YOSYS", "check_latency", "drive_output", "marks_replicas",
+           "register_inputs", "stage"]
 
 #: The pipeline depths a datapath block supports.
 LATENCIES = (0, 1, 2)
@@ -24,11 +25,17 @@ LATENCIES = (0, 1, 2)
 #: value (per-PE copies of a control bit in an array): Yosys' ``opt_merge`` would fold identical
 #: flip-flops into one that drives them all across the chip. Our synthesis flows mark the
 #: flip-flops behind signals with this attribute ``keep`` (``REPLICA_YOSYS``).
-REPLICA = {"lmul_replica": 1}
+REPLICA_ATTR = "lmul_replica"
+REPLICA = {REPLICA_ATTR: 1}
 
 #: Yosys commands to run right after reading a design: the flip-flops behind signals marked
 #: ``REPLICA`` get ``keep``, so ``opt_merge`` leaves each copy where the design put it.
-REPLICA_YOSYS = "proc\nsetattr -set keep 1 a:lmul_replica %ci1:+$dff[Q] t:$dff %i\n"
+REPLICA_YOSYS = f"proc\nsetattr -set keep 1 a:{REPLICA_ATTR} %ci1:+$dff[Q] t:$dff %i\n"
+
+
+def marks_replicas(verilog_text: str) -> bool:
+    """Whether Verilog converted from our gateware has registers marked ``REPLICA``."""
+    return REPLICA_ATTR in verilog_text
 
 
 def check_latency(owner: str, latency: object) -> int:

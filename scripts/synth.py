@@ -43,7 +43,7 @@ from lmul import build_root
 from lmul.designs import DESIGNS, DesignParams, build_design, identifier, module_name
 from lmul.errors import ParameterError
 from lmul.formats import FormatError, get_format
-from lmul.rtl.latency import REPLICA, REPLICA_YOSYS
+from lmul.rtl.latency import REPLICA_YOSYS, marks_replicas
 
 __all__ = ["INT_DESIGNS", "POINT_DESIGNS", "TARGETS", "DesignPoint", "SynthError", "connect",
            "job_weight", "replica_script", "run_points", "run_tools", "synthesize", "tool_versions"]
@@ -168,7 +168,7 @@ def _verilog(point: DesignPoint, harness: bool) -> tuple[str, str]:
 def replica_script(vtext: str) -> str:
     """``REPLICA_YOSYS`` when Verilog ``vtext`` marks any signal, else nothing (so the flow of
     every other design, and its cached results, stay as they were)."""
-    return REPLICA_YOSYS if next(iter(REPLICA)) in vtext else ""
+    return REPLICA_YOSYS if marks_replicas(vtext) else ""
 
 
 def _parse_cells(text: str) -> dict[str, int]:
